@@ -1,0 +1,5 @@
+"""sipadapters."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""sipmedia."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
