@@ -1,0 +1,187 @@
+"""Addresses: the value of From, To, Contact, Route, Record-Route, Refer-To, Path...
+
+RFC 3261 §25.1::
+
+    name-addr    = [ display-name ] LAQUOT addr-spec RAQUOT
+    addr-spec    = SIP-URI / SIPS-URI / absoluteURI
+    display-name = *(token LWS) / quoted-string
+
+and §20: "if the URI is not enclosed in angle brackets, any semicolon-delimited
+parameters are header-parameters, not URI parameters", and an addr-spec URI that
+contains a comma, question mark or semicolon must be in name-addr form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from sipcore import _abnf
+from sipcore.errors import LocalProtocolError, RemoteProtocolError
+from sipcore.params import (
+    Params,
+    check_header_text,
+    format_params,
+    get_param,
+    has_param,
+    parse_params,
+    quote,
+    remove_param,
+    replace_param,
+    unquote,
+)
+from sipcore.uri import SipUri, Uri, parse_uri
+
+__all__ = ["NameAddress", "parse_name_address"]
+
+_QUOTED_DISPLAY = re.compile(rf"{_abnf.SWS}({_abnf.QUOTED_STRING}){_abnf.SWS}<")
+_TOKEN_DISPLAY = re.compile(rf"{_abnf.SWS}((?:{_abnf.TOKEN}[ \t]*)*){_abnf.SWS}<")
+_SIMPLE_TOKEN = re.compile(_abnf.TOKEN + r"\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddress:
+    """An address with optional display name and header parameters.
+
+    ``params`` are the header parameters (``tag``, ``expires``, ``q``, ``+sip.instance``
+    ...), not the URI's own parameters.
+    """
+
+    uri: Uri
+    display_name: str | None = None
+    """The display name, unquoted, or ``None``."""
+    params: Params = ()
+
+    def __post_init__(self) -> None:
+        if self.display_name is not None:
+            check_header_text(self.display_name, "display name")
+
+    def param(self, name: str) -> str | None:
+        """A header parameter's value, quotes removed (``""`` for a flag), or ``None``."""
+        return get_param(self.params, name)
+
+    def has_param(self, name: str) -> bool:
+        """Whether header parameter ``name`` is present."""
+        return has_param(self.params, name)
+
+    @property
+    def tag(self) -> str | None:
+        """The ``tag`` parameter (From/To, RFC 3261 §19.3)."""
+        return get_param(self.params, "tag")
+
+    @property
+    def expires(self) -> int | None:
+        """The Contact ``expires`` parameter in seconds, if present and numeric."""
+        value = get_param(self.params, "expires")
+        if value is None or not value.isdigit():
+            return None
+        return min(int(value), 2**32 - 1)
+
+    @property
+    def q(self) -> float | None:
+        """The Contact ``q`` preference (0..1), if present and valid."""
+        value = get_param(self.params, "q")
+        try:
+            q = float(value) if value is not None else None
+        except ValueError:
+            return None
+        return q if q is not None and 0.0 <= q <= 1.0 else None
+
+    @property
+    def instance_id(self) -> str | None:
+        """The ``+sip.instance`` Contact parameter (RFC 5626 §4.1), unquoted, without ``<>``."""
+        value = get_param(self.params, "+sip.instance")
+        if value is None:
+            return None
+        return value[1:-1] if value.startswith("<") and value.endswith(">") else value
+
+    @property
+    def reg_id(self) -> int | None:
+        """The ``reg-id`` Contact parameter (RFC 5626 §4.2), if numeric."""
+        value = get_param(self.params, "reg-id")
+        return int(value) if value is not None and value.isdigit() else None
+
+    def with_tag(self, tag: str) -> NameAddress:
+        """A copy with ``tag`` set (replacing any existing one)."""
+        return self.with_param("tag", tag)
+
+    def with_param(self, name: str, value: str | None) -> NameAddress:
+        """A copy with a header parameter set; ``value`` is written as given."""
+        if value is not None:
+            check_header_text(value, f"parameter {name}")
+        if not _SIMPLE_TOKEN.match(name):
+            raise LocalProtocolError(f"not a parameter name: {name!r}")
+        return replace(self, params=replace_param(self.params, name, value))
+
+    def without_param(self, name: str) -> NameAddress:
+        """A copy without header parameter ``name``."""
+        return replace(self, params=remove_param(self.params, name))
+
+    def __str__(self) -> str:
+        # Always write name-addr form: it is unambiguous whatever the URI holds.
+        if self.display_name is None:
+            head = f"<{self.uri}>"
+        elif self.display_name and _SIMPLE_TOKEN.match(self.display_name):
+            head = f"{self.display_name} <{self.uri}>"
+        else:
+            head = f"{quote(self.display_name)} <{self.uri}>"
+        return head + format_params(self.params) if self.params else head
+
+
+def parse_name_address(text: str, what: str = "address") -> NameAddress:
+    """Read a name-addr or addr-spec with its header parameters.
+
+    Args:
+        text: one element of the header value (already split on list commas).
+        what: the header's name, for error messages.
+
+    Raises:
+        RemoteProtocolError: malformed (unbalanced quotes, bad display name, bad URI,
+            an addr-spec whose URI holds ``?`` or ``,``...), status 400.
+    """
+    text = text.strip()
+    if not text:
+        raise RemoteProtocolError(f"empty {what}")
+    display: str | None = None
+    if text[0] == '"':
+        m = _QUOTED_DISPLAY.match(text)
+        if m is None:
+            raise RemoteProtocolError(f"unterminated or misplaced quoted display name in {what}")
+        display = unquote(m.group(1))
+        uri_start = m.end()
+    else:
+        lt = text.find("<")
+        if lt < 0:
+            return _parse_addr_spec(text, what)
+        m = _TOKEN_DISPLAY.match(text, 0, lt + 1)
+        if m is None:
+            raise RemoteProtocolError(f"malformed display name in {what}: {text[:lt]!r}")
+        tokens = m.group(1).strip()
+        display = " ".join(tokens.split()) if tokens else None
+        uri_start = lt + 1
+    gt = text.find(">", uri_start)
+    if gt < 0:
+        raise RemoteProtocolError(f"missing '>' in {what}")
+    uri = parse_uri(text[uri_start:gt])
+    params = parse_params(text, gt + 1, what)
+    return NameAddress(uri, display, params)
+
+
+def _parse_addr_spec(text: str, what: str) -> NameAddress:
+    semi = text.find(";")
+    uri_text = text if semi < 0 else text[:semi]
+    uri_text = uri_text.rstrip()
+    if "?" in uri_text or "," in uri_text or " " in uri_text or "\t" in uri_text:
+        # RFC 3261 §20: such URIs MUST be enclosed in angle brackets (RFC 4475 §3.1.2.13).
+        raise RemoteProtocolError(f"{what} URI with '?', ',' or space must use <...>")
+    uri = parse_uri(uri_text)
+    params = parse_params(text, semi, what) if semi >= 0 else ()
+    return NameAddress(uri, None, params)
+
+
+def aor_of(address: NameAddress) -> SipUri | None:
+    """The address-of-record of ``address``: its SIP URI without parameters or headers."""
+    uri = address.uri
+    if not isinstance(uri, SipUri):
+        return None
+    return SipUri(host=uri.host, user=uri.user, port=uri.port, scheme=uri.scheme)
