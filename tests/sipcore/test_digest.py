@@ -12,7 +12,6 @@ import hashlib
 import json
 import re
 import string
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,8 +44,9 @@ from sipcore.digest import (
     verify_authorization,
 )
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
+from tests.testdata import require
 
-_VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "digest_vectors.json"
+_VECTORS_PATH = require("digest_vectors.json")
 _DATA: dict[str, Any] = json.loads(_VECTORS_PATH.read_text(encoding="utf-8"))
 VECTORS: list[dict[str, Any]] = _DATA["vectors"]
 HA1_ONLY: list[dict[str, Any]] = _DATA["ha1_only"]
