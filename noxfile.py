@@ -55,5 +55,5 @@ def tests(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks against peers measured in the same run (not part of the default set)."""
-    sync(session, "bench", "test")
+    sync(session, "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)

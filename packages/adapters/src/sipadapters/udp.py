@@ -1,0 +1,92 @@
+"""SIP over UDP (RFC 3261 §18): one message per datagram, to one server."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import anyio.abc
+
+from sipadapters.errors import ConnectError, TransportClosed, mapped_errors
+from sipcore.framing import PING
+
+__all__ = ["UdpTransport"]
+
+logger = logging.getLogger(__name__)
+
+
+class UdpTransport:
+    """A UDP socket connected to one SIP server. Make one with ``await UdpTransport.connect``."""
+
+    def __init__(self, socket: anyio.abc.ConnectedUDPSocket, peer: str) -> None:
+        self._socket = socket
+        self._peer = peer
+        self._closed = False
+        self.last_activity = anyio.current_time()
+
+    @classmethod
+    async def connect(cls, host: str, port: int, *, timeout: float = 10.0) -> UdpTransport:
+        """Open a UDP socket towards ``host:port`` (resolving the name).
+
+        Raises:
+            ConnectError: the name does not resolve or the socket cannot be made.
+        """
+        peer = f"udp://{host}:{port}"
+        try:
+            with anyio.fail_after(timeout), mapped_errors(f"opening {peer}", ConnectError):
+                sock = await anyio.create_connected_udp_socket(host, port)
+        except TimeoutError:
+            raise ConnectError(f"opening {peer}: timed out after {timeout} s") from None
+        return cls(sock, peer)
+
+    @property
+    def name(self) -> str:
+        """``udp``."""
+        return "udp"
+
+    @property
+    def reliable(self) -> bool:
+        """Datagrams get lost: sipcore retransmits (Timers A, E, G)."""
+        return False
+
+    @property
+    def local_port(self) -> int:
+        """Our UDP port (for the Via sent-by)."""
+        return int(self._socket.extra(anyio.abc.SocketAttribute.local_port))  # noqa: S610
+
+    async def send(self, data: bytes) -> None:
+        """Send one datagram.
+
+        Raises:
+            TransportError: the socket is closed or the send failed.
+        """
+        if self._closed:
+            raise TransportClosed(f"{self._peer}: closed")
+        with mapped_errors(f"sending to {self._peer}"):
+            await self._socket.send(data)
+
+    async def ping(self) -> None:
+        """RFC 5626 §3.5.1 keepalive (a STUN-less CRLF CRLF, as SIP over UDP peers accept)."""
+        await self.send(PING)
+
+    async def receive(self) -> bytes:
+        """The next datagram.
+
+        Raises:
+            TransportError: the socket is closed, or ICMP said the port is unreachable.
+        """
+        with mapped_errors(f"receiving from {self._peer}"):
+            data = await self._socket.receive()
+        self.last_activity = anyio.current_time()
+        return data
+
+    async def aclose(self) -> None:
+        """Close the socket; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._socket.aclose()
+            except Exception:
+                logger.debug("socket close failed", exc_info=True)

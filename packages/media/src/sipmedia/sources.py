@@ -1,0 +1,150 @@
+"""Audio to send: tones, silence, and PCM a program writes, paced in real time.
+
+A *source* only makes samples (``read(n)``); ``OutboundTrack`` is the aiortc track that
+paces them at 20 ms per frame and sends silence while muted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from typing import Protocol
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from sipmedia.pcm import FRAME_SAMPLES, SAMPLE_RATE, Pcm, silence, to_frame
+
+__all__ = ["AudioSource", "Tone", "Silence", "PcmWriter", "OutboundTrack"]
+
+
+class AudioSource(Protocol):
+    """Anything that can produce the next ``samples`` samples of mono 48 kHz int16 PCM."""
+
+    def read(self, samples: int) -> Pcm:
+        """Exactly ``samples`` samples (silence where it has nothing)."""
+        ...
+
+
+class Silence:
+    """Nothing to say."""
+
+    def read(self, samples: int) -> Pcm:
+        """Zeros."""
+        return silence(samples)
+
+
+class Tone:
+    """A continuous sine tone (phase-continuous across frames).
+
+    Args:
+        frequency: Hz.
+        level: peak amplitude as a fraction of full scale (0.3 is about -10 dBFS RMS).
+    """
+
+    def __init__(self, frequency: float, level: float = 0.3) -> None:
+        if not 20 <= frequency <= SAMPLE_RATE / 2:
+            raise ValueError(f"tone frequency out of range: {frequency}")
+        if not 0 < level <= 1:
+            raise ValueError(f"tone level must be within (0, 1]: {level}")
+        self.frequency = frequency
+        self.level = level
+        self._n = 0
+
+    def read(self, samples: int) -> Pcm:
+        """The next ``samples`` of the sine."""
+        t = (np.arange(samples) + self._n) / SAMPLE_RATE
+        self._n += samples
+        wave = np.sin(2 * math.pi * self.frequency * t) * (self.level * 32767)
+        return wave.astype(np.int16)
+
+
+class PcmWriter:
+    """PCM a program writes (a bot's speech); read out as it is paced, silence on underrun.
+
+    ``write`` takes int16 mono samples at 48 kHz (see ``sipmedia.pcm.Resampler`` to convert).
+    Up to ``max_seconds`` are buffered; beyond that the oldest audio is dropped, so a
+    producer faster than real time cannot grow memory without bound.
+    """
+
+    def __init__(self, max_seconds: float = 30.0) -> None:
+        self._chunks: deque[Pcm] = deque()
+        self._buffered = 0
+        self._max = int(max_seconds * SAMPLE_RATE)
+
+    @property
+    def buffered_seconds(self) -> float:
+        """Audio written but not yet sent."""
+        return self._buffered / SAMPLE_RATE
+
+    def write(self, pcm: Pcm) -> None:
+        """Queue samples to send."""
+        data = np.asarray(pcm, dtype=np.int16).reshape(-1)
+        if data.size == 0:
+            return
+        self._chunks.append(data)
+        self._buffered += data.size
+        while self._buffered > self._max and self._chunks:
+            dropped = self._chunks.popleft()
+            self._buffered -= dropped.size
+
+    def clear(self) -> None:
+        """Drop everything not yet sent (barge-in)."""
+        self._chunks.clear()
+        self._buffered = 0
+
+    def read(self, samples: int) -> Pcm:
+        """The next ``samples``, padded with silence."""
+        out = silence(samples)
+        filled = 0
+        while filled < samples and self._chunks:
+            chunk = self._chunks[0]
+            take = min(samples - filled, chunk.size)
+            out[filled : filled + take] = chunk[:take]
+            filled += take
+            if take == chunk.size:
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[take:]
+        self._buffered -= filled
+        return out
+
+
+class OutboundTrack(MediaStreamTrack):
+    """The aiortc audio track we send: frames from ``source`` every 20 ms, in real time.
+
+    ``muted`` sends silence without any signalling (the guide's Mute); ``source`` can be
+    swapped at any time (a device change, a new prompt) without renegotiation.
+    """
+
+    kind = "audio"
+
+    def __init__(self, source: AudioSource | None = None) -> None:
+        super().__init__()
+        self.source: AudioSource = source or Silence()
+        self.muted = False
+        self._pts = 0
+        self._start: float | None = None
+        self.frames_sent = 0
+
+    async def recv(self) -> av.AudioFrame:
+        """The next frame, when its time has come."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            due = self._start + self._pts / SAMPLE_RATE
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        pcm = self.source.read(FRAME_SAMPLES)
+        if self.muted:
+            pcm = silence(FRAME_SAMPLES)
+        frame = to_frame(pcm, self._pts)
+        self._pts += FRAME_SAMPLES
+        self.frames_sent += 1
+        return frame
