@@ -1,12 +1,17 @@
 """anyio transports for sipcore (WebSocket per RFC 7118, TCP, TLS, UDP) and the driver loop.
 
 Runs unchanged on asyncio and trio (``sipadapters.trio`` has trio-flavoured entry points).
+The shortest way in::
+
+    async with open_user_agent("wss://sip.example.com/ws", config, register=True) as driver:
+        async for event in driver.events():
+            ...  # Registered, IncomingCall, ConnectionLost, Connected, ...
 """
 
 from __future__ import annotations
 
-from sipadapters.connect import DEFAULT_PORTS, open_transport
-from sipadapters.driver import AnyEvent, UserAgentDriver
+from sipadapters.connect import DEFAULT_PORTS, open_transport, open_user_agent
+from sipadapters.driver import AnyEvent, Connector, UserAgentDriver
 from sipadapters.errors import (
     ConnectError,
     HandshakeError,
@@ -20,6 +25,7 @@ from sipadapters.events import (
     DriverEvent,
     ReconnectAbandoned,
     ReconnectScheduled,
+    TargetRefreshSent,
 )
 from sipadapters.reconnect import ReconnectPolicy
 from sipadapters.stream import StreamTransport
@@ -30,9 +36,11 @@ from sipadapters.websocket import SUBPROTOCOL, WebSocketStream
 
 __all__ = [
     "open_transport",
+    "open_user_agent",
     "DEFAULT_PORTS",
     "UserAgentDriver",
     "AnyEvent",
+    "Connector",
     "TransportError",
     "ConnectError",
     "HandshakeError",
@@ -42,6 +50,7 @@ __all__ = [
     "ConnectFailed",
     "ReconnectScheduled",
     "ReconnectAbandoned",
+    "TargetRefreshSent",
     "DriverEvent",
     "ReconnectPolicy",
     "TlsOptions",

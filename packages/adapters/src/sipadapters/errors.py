@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from collections.abc import Iterator
 
@@ -48,4 +49,18 @@ def mapped_errors(what: str, kind: type[TransportError] = TransportError) -> Ite
         raise ConnectError(f"{what}: TLS certificate verification failed: {reason}") from exc
     except (OSError, ssl.SSLError, TimeoutError, wsproto.utilities.LocalProtocolError,
             wsproto.utilities.RemoteProtocolError) as exc:  # fmt: skip
-        raise kind(f"{what}: {exc or type(exc).__name__}") from exc
+        raise kind(f"{what}: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's text, with the reasons anyio keeps in ``__cause__`` (e.g. "refused")."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno and os.strerror(exc.errno) not in text:
+        text = f"{text}: {os.strerror(exc.errno)}"
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        reasons = sorted({_describe(inner) for inner in cause.exceptions})
+        return f"{text} ({'; '.join(reasons)})"
+    if cause is not None:
+        return f"{text} ({_describe(cause)})"
+    return text

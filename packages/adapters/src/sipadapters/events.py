@@ -10,6 +10,7 @@ __all__ = [
     "ReconnectScheduled",
     "ConnectFailed",
     "ReconnectAbandoned",
+    "TargetRefreshSent",
     "DriverEvent",
 ]
 
@@ -54,5 +55,24 @@ class ReconnectAbandoned:
     reason: str
 
 
-DriverEvent = Connected | ConnectionLost | ReconnectScheduled | ConnectFailed | ReconnectAbandoned
+@dataclass(frozen=True, slots=True)
+class TargetRefreshSent:
+    """After a reconnection, a re-INVITE went out on this established call.
+
+    It repeats the session description we last sent, unchanged, so that only the remote
+    target changes: the peer's requests (BYE above all) then reach us over the new
+    connection. Its outcome arrives as ``ReinviteAnswered`` or ``ReinviteFailed``.
+    """
+
+    call_id: str
+
+
+DriverEvent = (
+    Connected
+    | ConnectionLost
+    | ReconnectScheduled
+    | ConnectFailed
+    | ReconnectAbandoned
+    | TargetRefreshSent
+)
 """Any connection event."""

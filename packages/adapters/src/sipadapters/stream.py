@@ -13,9 +13,9 @@ import anyio
 import anyio.abc
 
 from sipadapters.errors import ConnectError, TransportClosed, mapped_errors
-from sipadapters.tls import TlsOptions, connect_stream
+from sipadapters.tls import TlsOptions, connect_stream, local_address
 from sipcore.errors import RemoteProtocolError
-from sipcore.framing import PING, PONG, StreamFramer
+from sipcore.framing import PING, PONG, KeepAlive, StreamFramer
 from sipcore.message import ParseLimits
 
 __all__ = ["StreamTransport"]
@@ -73,6 +73,11 @@ class StreamTransport:
         """Always reliable."""
         return True
 
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """Our end of the connection (IP address, port)."""
+        return local_address(self._stream)
+
     async def send(self, data: bytes) -> None:
         """Send bytes as they are (a whole message or a keepalive).
 
@@ -107,10 +112,14 @@ class StreamTransport:
             if frame is not None:
                 if frame.message is not None:
                     return frame.message
-                if frame.keepalive is not None and frame.keepalive.value == "ping":
+                if frame.keepalive is KeepAlive.PING:
+                    # RFC 5626 §3.5.1: on receiving a double CRLF "it MUST immediately
+                    # respond with a single CRLF over the same connection".
                     await self.send(PONG)
                     continue
                 return PONG
+            if self._closed:
+                raise TransportClosed(f"{self._peer}: closed")
             with mapped_errors(f"receiving from {self._peer}"):
                 data = await self._stream.receive(_READ_SIZE)
             self.last_activity = anyio.current_time()

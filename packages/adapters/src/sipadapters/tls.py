@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.abc
 
-__all__ = ["TlsOptions", "connect_stream"]
+__all__ = ["TlsOptions", "connect_stream", "local_address"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +57,11 @@ async def connect_stream(
         # SIP servers often close TLS without close_notify; don't treat that as an attack.
         tls_standard_compatible=False,
     )
+
+
+def local_address(stream: anyio.TypedAttributeProvider) -> tuple[str, int]:
+    """Our (IP address, port) of a connected socket or of a TLS stream over one."""
+    address = stream.extra(anyio.abc.SocketAttribute.local_address)  # noqa: S610 (anyio, not Django)
+    if not isinstance(address, tuple):
+        raise TypeError(f"not an IP socket: {address!r}")
+    return str(address[0]), int(address[1])

@@ -26,6 +26,11 @@ class MessageTransport(Protocol):
         ...
 
     @property
+    def local_address(self) -> tuple[str, int]:
+        """Our end of the flow (IP address, port): what a server sees us as."""
+        ...
+
+    @property
     def last_activity(self) -> float:
         """When (in the event loop's clock) bytes last arrived, keepalive pongs included."""
         ...

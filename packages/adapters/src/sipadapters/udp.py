@@ -8,6 +8,7 @@ import anyio
 import anyio.abc
 
 from sipadapters.errors import ConnectError, TransportClosed, mapped_errors
+from sipadapters.tls import local_address
 from sipcore.framing import PING
 
 __all__ = ["UdpTransport"]
@@ -25,8 +26,24 @@ class UdpTransport:
         self.last_activity = anyio.current_time()
 
     @classmethod
-    async def connect(cls, host: str, port: int, *, timeout: float = 10.0) -> UdpTransport:
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 10.0,
+        local_host: str | None = None,
+        local_port: int = 0,
+    ) -> UdpTransport:
         """Open a UDP socket towards ``host:port`` (resolving the name).
+
+        Args:
+            host: the server's name or address.
+            port: its port.
+            timeout: seconds allowed for resolving and opening.
+            local_host: the address to bind (default: chosen by the system).
+            local_port: the port to bind (0: any). A reconnection binds the port used
+                before, so that the Via sent-by and Contact stay true.
 
         Raises:
             ConnectError: the name does not resolve or the socket cannot be made.
@@ -34,7 +51,9 @@ class UdpTransport:
         peer = f"udp://{host}:{port}"
         try:
             with anyio.fail_after(timeout), mapped_errors(f"opening {peer}", ConnectError):
-                sock = await anyio.create_connected_udp_socket(host, port)
+                sock = await anyio.create_connected_udp_socket(
+                    host, port, local_host=local_host, local_port=local_port
+                )
         except TimeoutError:
             raise ConnectError(f"opening {peer}: timed out after {timeout} s") from None
         return cls(sock, peer)
@@ -50,9 +69,9 @@ class UdpTransport:
         return False
 
     @property
-    def local_port(self) -> int:
-        """Our UDP port (for the Via sent-by)."""
-        return int(self._socket.extra(anyio.abc.SocketAttribute.local_port))  # noqa: S610
+    def local_address(self) -> tuple[str, int]:
+        """Our (IP address, port): the Via sent-by and Contact of SIP over UDP."""
+        return local_address(self._socket)
 
     async def send(self, data: bytes) -> None:
         """Send one datagram.
@@ -66,7 +85,11 @@ class UdpTransport:
             await self._socket.send(data)
 
     async def ping(self) -> None:
-        """RFC 5626 §3.5.1 keepalive (a STUN-less CRLF CRLF, as SIP over UDP peers accept)."""
+        """A CRLF CRLF keepalive, to hold NAT bindings open.
+
+        RFC 5626 §4.4.2 keeps UDP flows alive with STUN, and a SIP server need not answer
+        a CRLF over UDP: the driver never reads silence on UDP as a dead flow.
+        """
         await self.send(PING)
 
     async def receive(self) -> bytes:
@@ -75,6 +98,8 @@ class UdpTransport:
         Raises:
             TransportError: the socket is closed, or ICMP said the port is unreachable.
         """
+        if self._closed:
+            raise TransportClosed(f"{self._peer}: closed")
         with mapped_errors(f"receiving from {self._peer}"):
             data = await self._socket.receive()
         self.last_activity = anyio.current_time()

@@ -3,7 +3,9 @@
 One SIP message per WebSocket message (§5); the ``sip`` subprotocol is required (§4.1)
 and the connection fails clearly if the server does not select it. ``ws://`` and
 ``wss://`` URLs keep their path and query (Exotel's endpoints live under a path such as
-``/wss``). Pings from the server are answered; our pings keep the flow alive.
+``/wss``). Pings from the server are answered; our pings keep the flow alive. A message
+over the size cap closes the connection with 1009 (RFC 6455 §7.4.1 "Message Too Big"):
+there is no way to skip the rest of a WebSocket message and stay in step.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from wsproto.events import (
     Ping,
     Pong,
     RejectConnection,
-    RejectData,
     Request,
     TextMessage,
 )
+from wsproto.frame_protocol import CloseReason
 
 from sipadapters.errors import (
     ConnectError,
@@ -35,19 +37,28 @@ from sipadapters.errors import (
     TransportError,
     mapped_errors,
 )
-from sipadapters.tls import TlsOptions, connect_stream
+from sipadapters.tls import TlsOptions, connect_stream, local_address
 
-__all__ = ["WebSocketStream", "SUBPROTOCOL"]
+__all__ = ["WebSocketStream", "SUBPROTOCOL", "DEFAULT_MAX_MESSAGE_SIZE"]
 
 logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "sip"
 """RFC 7118 §4.1: the WebSocket subprotocol of SIP."""
+DEFAULT_MAX_MESSAGE_SIZE = 262144
+"""The largest WebSocket message accepted from the server by default (bytes).
+
+A hard memory bound, deliberately above sipcore's SIP size cap (65535): a SIP message a
+little too large still reaches the UA, which answers it 513 (RFC 3261 §21.5.14) and
+keeps the connection, where only one beyond this bound costs the connection."""
 _READ_SIZE = 65536
 
 
 class WebSocketStream:
-    """A connected SIP WebSocket. Make one with ``await WebSocketStream.connect(url)``."""
+    """A connected SIP WebSocket. Make one with ``await WebSocketStream.connect(url)``.
+
+    One task may ``receive`` while others ``send``/``ping``: writes are serialised.
+    """
 
     def __init__(
         self,
@@ -64,10 +75,11 @@ class WebSocketStream:
         self._max_message_size = max_message_size
         self._send_lock = anyio.Lock()
         self._pending: list[Event] = []
-        self._parts: list[bytes | str] = []
+        self._parts: list[bytes] = []
         self._size = 0
         self._closed = False
         self.last_activity = anyio.current_time()
+        """When bytes last arrived (Pongs and the server's Pings included)."""
 
     # ------------------------------------------------------------------ connecting
 
@@ -78,7 +90,7 @@ class WebSocketStream:
         *,
         tls: TlsOptions | None = None,
         timeout: float = 10.0,
-        max_message_size: int = 65535,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> WebSocketStream:
         """Open a WebSocket to ``url`` (``ws://`` or ``wss://``) with subprotocol ``sip``.
 
@@ -86,11 +98,12 @@ class WebSocketStream:
             url: the server URL; its path and query are sent as the request target.
             tls: certificate checks for ``wss://`` (default: verified against system CAs).
             timeout: seconds for TCP connect + TLS + WebSocket handshake together.
-            max_message_size: the largest SIP message accepted from the server.
+            max_message_size: the largest WebSocket message accepted from the server.
 
         Raises:
             ConnectError: unreachable, refused, timed out, or TLS verification failed.
-            HandshakeError: the server refused the upgrade or did not select ``sip``.
+            HandshakeError: the server refused the upgrade, closed the connection during
+                it, or did not select ``sip``.
         """
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
@@ -104,8 +117,9 @@ class WebSocketStream:
             with anyio.fail_after(timeout):
                 with mapped_errors(f"connecting to {url}", ConnectError):
                     stream = await connect_stream(host, port, secure=secure, tls=tls)
-                ws = WSConnection(ConnectionType.CLIENT)
-                self = cls(stream, ws, url, secure, max_message_size)
+                self = cls(
+                    stream, WSConnection(ConnectionType.CLIENT), url, secure, max_message_size
+                )
                 try:
                     await self._handshake(host_header, target)
                 except BaseException:
@@ -116,26 +130,33 @@ class WebSocketStream:
         return self
 
     async def _handshake(self, host: str, target: str) -> None:
-        with mapped_errors(f"WebSocket handshake with {self._url}", HandshakeError):
-            await self._stream.send(
-                self._ws.send(Request(host=host, target=target, subprotocols=[SUBPROTOCOL]))
-            )
-            while True:
-                for event in await self._read_events():
-                    if isinstance(event, AcceptConnection):
-                        if event.subprotocol != SUBPROTOCOL:
+        what = f"WebSocket handshake with {self._url}"
+        request = Request(host=host, target=target, subprotocols=[SUBPROTOCOL])
+        try:
+            with mapped_errors(what, HandshakeError):
+                await self._stream.send(self._ws.send(request))
+                while True:
+                    events = await self._read_events()
+                    for index, event in enumerate(events):
+                        if isinstance(event, RejectConnection):
                             raise HandshakeError(
-                                f"{self._url} did not select the 'sip' WebSocket subprotocol "
-                                f"(got {event.subprotocol!r}); is this a SIP server?"
+                                f"{self._url} refused the WebSocket upgrade "
+                                f"(HTTP {event.status_code})"
                             )
-                        return
-                    if isinstance(event, RejectConnection):
-                        raise HandshakeError(
-                            f"{self._url} refused the WebSocket upgrade (HTTP {event.status_code})"
-                        )
-                    if isinstance(event, RejectData):
-                        continue
-                    self._pending.append(event)
+                        if isinstance(event, AcceptConnection):
+                            if event.subprotocol != SUBPROTOCOL:
+                                raise HandshakeError(
+                                    f"{self._url} did not select the 'sip' WebSocket "
+                                    f"subprotocol (got {event.subprotocol!r}); "
+                                    "is this a SIP server?"
+                                )
+                            # Frames read together with the 101 belong to receive().
+                            self._pending = events[index + 1 :]
+                            return
+        except HandshakeError:
+            raise
+        except TransportError as exc:
+            raise HandshakeError(f"{what}: {exc}") from exc
 
     # ------------------------------------------------------------------ MessageTransport
 
@@ -154,6 +175,16 @@ class WebSocketStream:
         """The URL connected to."""
         return self._url
 
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """Our end of the TCP connection (IP address, port)."""
+        return local_address(self._stream)
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest WebSocket message accepted from the server."""
+        return self._max_message_size
+
     async def send(self, data: bytes) -> None:
         """Send one SIP message as one WebSocket message (text if UTF-8, else binary).
 
@@ -167,15 +198,20 @@ class WebSocketStream:
         await self._send(message)
 
     async def ping(self) -> None:
-        """Send a WebSocket Ping; the Pong updates ``last_activity``."""
+        """Send a WebSocket Ping; the Pong updates ``last_activity``.
+
+        Raises:
+            TransportError: the connection is closed or broke.
+        """
         await self._send(Ping(b"sip-keepalive"))
 
     async def receive(self) -> bytes:
-        """The next SIP message.
+        """The next SIP message (a whole WebSocket message, as bytes).
 
         Raises:
-            TransportClosed: the server closed the WebSocket.
-            TransportError: it broke, or sent a message over the size cap.
+            TransportClosed: the server closed the WebSocket, or sent a message over the
+                size cap (the connection is then closed with 1009).
+            TransportError: it broke.
         """
         while True:
             while self._pending:
@@ -183,22 +219,27 @@ class WebSocketStream:
                 message = await self._handle(event)
                 if message is not None:
                     return message
+            if self._closed:
+                raise TransportClosed(f"{self._url}: the WebSocket is closed")
             self._pending = await self._read_events()
 
     async def aclose(self) -> None:
         """Send a Close frame (1000) and close the socket; never raises."""
+        await self._close(CloseReason.NORMAL_CLOSURE, None)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _close(self, code: int, reason: str | None) -> None:
         if self._closed:
             return
         self._closed = True
         with anyio.move_on_after(1.0, shield=True):
             try:
                 async with self._send_lock:
-                    await self._stream.send(self._ws.send(CloseConnection(code=1000)))
+                    await self._stream.send(self._ws.send(CloseConnection(code, reason)))
             except Exception:
                 logger.debug("WebSocket close frame not sent", exc_info=True)
         await self._abort()
-
-    # ------------------------------------------------------------------ internals
 
     async def _abort(self) -> None:
         self._closed = True
@@ -225,16 +266,22 @@ class WebSocketStream:
 
     async def _handle(self, event: Event) -> bytes | None:
         if isinstance(event, TextMessage | BytesMessage):
-            part = event.data if isinstance(event.data, str) else bytes(event.data)
+            # wsproto hands out a long message in pieces as they arrive, so the cap holds
+            # however the peer frames it.
+            part = event.data.encode("utf-8") if isinstance(event.data, str) else event.data
             self._size += len(part)
             if self._size > self._max_message_size:
                 limit = self._max_message_size
-                raise TransportClosed(f"{self._url} sent a message over {limit} bytes")
-            self._parts.append(part)
+                await self._close(CloseReason.MESSAGE_TOO_BIG, f"over {limit} bytes")
+                raise TransportClosed(
+                    f"{self._url} sent a WebSocket message over {limit} bytes; "
+                    "closed the connection (1009)"
+                )
+            self._parts.append(bytes(part))
             if not event.message_finished:
                 return None
             parts, self._parts, self._size = self._parts, [], 0
-            return b"".join(p.encode("utf-8") if isinstance(p, str) else p for p in parts)
+            return b"".join(parts)
         if isinstance(event, Ping):
             await self._send(event.response())
         elif isinstance(event, Pong):
