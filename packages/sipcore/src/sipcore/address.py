@@ -35,7 +35,10 @@ from sipcore.uri import SipUri, Uri, parse_uri
 __all__ = ["NameAddress", "parse_name_address"]
 
 _QUOTED_DISPLAY = re.compile(rf"{_abnf.SWS}({_abnf.QUOTED_STRING}){_abnf.SWS}<")
-_TOKEN_DISPLAY = re.compile(rf"{_abnf.SWS}((?:{_abnf.TOKEN}[ \t]*)*){_abnf.SWS}<")
+# *(token LWS): tokens separated by whitespace. Written as (token [ \t]*)* the pattern could
+# split a run of token characters in exponentially many ways, so one long token not followed
+# by "<" made the regex backtrack for minutes (a one-message denial of service).
+_TOKEN_DISPLAY = re.compile(rf"{_abnf.SWS}((?:{_abnf.TOKEN}(?:[ \t]+{_abnf.TOKEN})*)?){_abnf.SWS}<")
 _SIMPLE_TOKEN = re.compile(_abnf.TOKEN + r"\Z")
 
 

@@ -439,7 +439,9 @@ def _parse(data: bytes, limits: ParseLimits) -> Request | Response:
     headers = Headers._parsed(entries)
     body = _read_body(data, body_start, headers)
     first = lines[0]
-    if first.startswith(("SIP/", "sip/", "Sip/")):
+    # RFC 3261 §7.1: "The SIP-Version string is case-insensitive" (so "sIP/2.0 200 OK" is
+    # a Status-Line, not a request with a strange method).
+    if first[:4].upper() == "SIP/":
         return _read_status_line(first, headers, body)
     return _read_request_line(first, headers, body)
 
@@ -456,7 +458,11 @@ def _read_header_lines(lines: list[str], limits: ParseLimits) -> list[tuple[str,
             if not entries:
                 raise RemoteProtocolError("continuation line before any header")
             name, key, value = entries[-1]
-            value = f"{value} {line.strip()}" if value else line.strip()
+            folded = line.strip()
+            if folded:
+                # "replacing ... any folding LWS ... with a single SP"; a whitespace-only
+                # continuation adds nothing (a trailing SP would not survive re-parsing).
+                value = f"{value} {folded}" if value else folded
             if len(value) > max_length:
                 raise RemoteProtocolError(f"{name} header longer than {max_length}")
             entries[-1] = (name, key, value)
@@ -537,8 +543,17 @@ def salvage_headers(data: bytes, *, limits: ParseLimits = DEFAULT_LIMITS) -> Hea
     try:
         start = len(data) - len(data.lstrip(b"\r\n"))
         end = data.find(b"\r\n\r\n", start)
+        if end < 0:
+            # Bare LF line ends, which parse_message accepts too (RFC 5118's archive): without
+            # this the body would be read as header lines and the request left unanswered,
+            # where RFC 3261 §8.2 has a UAS answer a malformed request with 400.
+            end = data.find(b"\n\n", start)
         head = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogateescape")
         lines = [line.rstrip("\r") for line in head.split("\n")]
+        if any("\r" in line for line in lines):
+            # A bare CR inside a header value could not be echoed in a response (it would
+            # end the header line there: header injection); parse_message refuses it too.
+            return None
         return Headers._parsed(_read_header_lines(lines, limits))
     except RemoteProtocolError:
         return None

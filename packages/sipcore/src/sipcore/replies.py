@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sipcore.address import parse_name_address
+from sipcore.errors import RemoteProtocolError
+from sipcore.headers import Headers
 from sipcore.message import Request, Response
 from sipcore.params import check_header_text
 
-__all__ = ["make_response"]
+__all__ = ["make_response", "stateless_reply"]
 
 
 def make_response(
@@ -51,3 +54,43 @@ def make_response(
     h.add("CSeq", src.get("cseq") or "")
     h.add("Content-Length", "0")
     return response
+
+
+def stateless_reply(headers: Headers, status: int, to_tag: str) -> Response | None:
+    """A ``status`` response to a request that could not be read whole, or ``None``.
+
+    A malformed request still deserves an answer when its Via, From, To, Call-ID and
+    CSeq can be salvaged (RFC 4475 §3.1.2); an ACK is never answered (§17.2.3), and
+    neither is a message without a Via (there would be nowhere to send the answer).
+
+    Args:
+        headers: the request's header section (``salvage_headers``).
+        status: the status to answer (the error's hint).
+        to_tag: added to To when it has none (§8.2.6.2: "the UAS MUST add a tag").
+
+    Returns:
+        The response, or ``None`` for an ACK or when Via, Call-ID or CSeq is missing.
+    """
+    vias = headers.get_all("via")
+    cseq = headers.get("cseq") or ""
+    if not vias or not headers.get("call-id") or not cseq or cseq.split()[-1:] == ["ACK"]:
+        return None
+    response = Response(status)
+    for value in vias:
+        response.headers.add("Via", value)
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        text = headers.get(name)
+        if text is not None:
+            if name == "To" and _lacks_tag(text):
+                text = f"{text};tag={to_tag}"
+            response.headers.add(name, text)
+    response.headers.add("Content-Length", "0")
+    return response
+
+
+def _lacks_tag(to: str) -> bool:
+    """Whether a To value reads as an address without a tag (an unreadable one is left alone)."""
+    try:
+        return parse_name_address(to, "To").tag is None
+    except RemoteProtocolError:
+        return False

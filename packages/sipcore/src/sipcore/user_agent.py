@@ -50,7 +50,7 @@ from sipcore.ids import IdFactory, SecureIds
 from sipcore.message import Request, Response, parse_message, salvage_headers
 from sipcore.params import quote
 from sipcore.registration import Registration, RegistrationState
-from sipcore.replies import make_response
+from sipcore.replies import make_response, stateless_reply
 from sipcore.transactions import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
@@ -785,7 +785,8 @@ class UserAgent(CallHost):
         invite_tx = self._server.get(invite_key)
         call = self._calls.get(cancel.call_id)
         if invite_tx is None or call is None:
-            self.respond(cancel, self.make_response(cancel, 481), now)
+            # §8.2.6.2: "the UAS MUST add a tag to the To header field in the response".
+            self.respond(cancel, self.make_response(cancel, 481, to_tag=self._ids.tag()), now)
             return
         self.respond(cancel, self.make_response(cancel, 200, to_tag=call.local_tag), now)
         call.on_cancel(now)
@@ -795,7 +796,7 @@ class UserAgent(CallHost):
         if method == "INVITE":
             self._receive_invite(request, data, now)
         elif method in DIALOG_ONLY:
-            self.respond(request, self.make_response(request, 481), now)
+            self.respond(request, self.make_response(request, 481, to_tag=self._ids.tag()), now)
             self._discard(f"{method} outside a dialog", 481, data)
         else:  # OPTIONS, NOTIFY (legacy unsolicited) and anything else we allow
             self.respond(request, self.make_response(request, 200, to_tag=self._ids.tag()), now)
@@ -838,21 +839,10 @@ class UserAgent(CallHost):
         self._answer_stateless(headers, exc.status_hint, str(exc), data)
 
     def _answer_stateless(self, headers: Headers, status: int, reason: str, data: bytes) -> None:
-        # §8.2.6.1-2: a response needs the request's Via, From, To, Call-ID and CSeq; an
-        # ACK is never answered (§17.2.3).
-        vias = headers.get_all("via")
-        cseq = headers.get("cseq") or ""
-        if not vias or not headers.get("call-id") or not cseq or cseq.split()[-1:] == ["ACK"]:
+        response = stateless_reply(headers, status, self._ids.tag())
+        if response is None:
             self._discard(reason, None, data)
             return
-        response = Response(status)
-        for value in vias:
-            response.headers.add("Via", value)
-        for name in ("From", "To", "Call-ID", "CSeq"):
-            text = headers.get(name)
-            if text is not None:
-                response.headers.add(name, text)
-        response.headers.add("Content-Length", "0")
         self._queue(bytes(response))
         self._discard(reason, status, data)
 
