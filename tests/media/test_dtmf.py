@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.sdp import SessionDescription
@@ -317,6 +318,66 @@ def test_keys_cross_in_the_audio_stream_once_each_in_order(codec: str) -> None:
             resumed = b.inbound.recent(0.25)
             assert tone_ratio(resumed, 440) > 0.8, dominant_frequency(resumed)
             assert (await b.get_stats()).packets_lost == 0
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(run())
+
+
+def _receiving(session: MediaSession) -> bool:
+    """Whether aiortc started the session's receiver (it registers the audio codec with
+    its packet router then, and only then)."""
+    transceiver = session._transceiver
+    assert transceiver is not None
+    audio = transceiver._codecs[0].payloadType
+    assert audio is not None
+    receiver = transceiver.receiver
+    return receiver in receiver.transport._rtp_router.payload_type_table.get(audio, ())
+
+
+def test_keys_cross_when_the_stream_connects_during_a_hold_renegotiation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What two Phones do through a proxy: the callee holds and resumes twice at once,
+    while ICE and DTLS are still coming up. The SDPs are the usual ones; the timing is
+    not: aiortc starts the caller's receiver (and registers its payload types, once)
+    while the caller applies the hold offer, when ``setRemoteDescription`` has just reset
+    the codecs to the ones aiortc decodes. The keys sent after resuming must arrive."""
+
+    async def run() -> None:
+        a = MediaSession(MediaConfig(), Tone(440))
+        b = MediaSession(MediaConfig(), Tone(1000))
+        try:
+            await a.accept_answer(await b.create_answer(await a.create_offer()))
+            apply_offer = a._pc.setRemoteDescription
+            started_inside: list[bool] = []
+
+            async def apply_then_connect(description: RTCSessionDescription) -> None:
+                receiving = _receiving(a)
+                await apply_offer(description)
+                while not _receiving(a):
+                    await asyncio.sleep(0.005)
+                started_inside.append(not receiving)
+
+            monkeypatch.setattr(a._pc, "setRemoteDescription", apply_then_connect)
+            for _ in range(2):
+                await b.accept_answer(await a.create_answer(await b.hold_offer()))
+                assert (a.held_by_remote, b.on_hold) == (True, True)
+                await b.accept_answer(await a.create_answer(await b.resume_offer()))
+                assert (a.held_by_remote, b.on_hold) == (False, False)
+            # DTLS came up while a applied the first hold offer, as through the proxy.
+            assert started_inside == [True, False, False, False]
+
+            at_a: list[str] = []
+            at_b: list[str] = []
+            a.on_dtmf(lambda event: at_a.append(event.digit))
+            b.on_dtmf(lambda event: at_b.append(event.digit))
+            await asyncio.sleep(0.3)  # audio flowing again
+            await b.send_dtmf("5#")
+            await a.send_dtmf("19*")
+            await asyncio.sleep(0.2)
+            assert (at_a, at_b) == (["5", "#"], ["1", "9", "*"])
         finally:
             await a.close()
             await b.close()

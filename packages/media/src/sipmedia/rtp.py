@@ -28,6 +28,12 @@ What is reached, and why:
 5. ``RTCRtpTransceiver._codecs``: aiortc only negotiates codecs it can decode, so
    ``telephone-event`` is added to a transceiver's list after each negotiation, always
    after the audio codec so it is never the one aiortc encodes with.
+6. The receiving DTLS transport's ``_rtp_router``: it drops every packet whose payload
+   type is not registered for a receiver, and aiortc registers a receiver's payload
+   types once, from ``_codecs`` as they are when the receiver starts (once DTLS is up).
+   ``setRemoteDescription`` resets ``_codecs`` to what aiortc decodes; if DTLS comes up
+   during a re-offer (a hold right after the answer), telephone-event would never be
+   routed. ``AudioRtpTap.configure_events`` registers its payload types itself.
 """
 
 from __future__ import annotations
@@ -235,6 +241,8 @@ class AudioRtpTap:
             raise AiortcMismatchError("aiortc's RTCRtpReceiver lacks the hooks sipmedia uses")
         if not hasattr(sender.transport, "_send_rtp") or not hasattr(sender, "_enabled"):
             raise AiortcMismatchError("aiortc's RTCRtpSender lacks the hooks sipmedia uses")
+        if not hasattr(receiver.transport, "_rtp_router"):
+            raise AiortcMismatchError("aiortc's RTCDtlsTransport lacks the hooks sipmedia uses")
         self._transceiver = transceiver
         self._deliver: Callable[..., Awaitable[None]] = deliver
         self._on_dtmf = on_dtmf
@@ -284,6 +292,9 @@ class AudioRtpTap:
     def configure_events(self, receive: Sequence[Codec], send: Codec | None) -> bool:
         """Set the telephone-event formats negotiated for this stream.
 
+        Their payload types are registered with aiortc's packet router for this receiver
+        (again after each negotiation: a re-offer may renumber them).
+
         Args:
             receive: formats the peer may send us (read as DTMF, never decoded).
             send: the format to send events with (at the audio codec's clock rate), or
@@ -294,6 +305,13 @@ class AudioRtpTap:
             caller then fails their waiters).
         """
         self._event_rates = {codec.payload_type: codec.clock_rate for codec in receive}
+        # RFC 3264 §5.1: "For sendrecv RTP streams, the payload type numbers indicate the
+        # value of the payload type field the offerer expects to receive": they must reach
+        # us however aiortc's receiver start raced a renegotiation (module docstring, 6).
+        receiver = self._transceiver.receiver
+        receiver.transport._rtp_router.register_receiver(
+            receiver, ssrcs=[], payload_types=list(self._event_rates)
+        )
         current = self.event_sender
         if current is not None and (
             send is None

@@ -1,0 +1,486 @@
+"""A call: answer, reject, hang up, mute, hold, DTMF, audio in and out, details, events.
+
+Each Call owns its media (``sipmedia.MediaSession``) and its own mute/hold state, so
+nothing leaks into the next call (a bug of the JavaScript SDK). Actions that are not
+possible in the current state raise ``CallStateError`` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import anyio
+
+from exotel_voice._broadcast import Broadcast
+from exotel_voice.errors import CallStateError
+from exotel_voice.events import (
+    Answered,
+    CallEvent,
+    DtmfReceived,
+    EndCause,
+    Ended,
+    RemoteHoldChanged,
+    Ringing,
+)
+from sipcore.errors import RemoteProtocolError
+from sipcore.events import EndReason
+from sipcore.message import Request, Response
+from sipcore.sdp import Direction as SdpDirection
+from sipcore.sdp import SessionDescription
+from sipmedia import (
+    DTMF_DIGITS,
+    AudioSource,
+    DtmfError,
+    DtmfMode,
+    MediaError,
+    MediaSession,
+    Pcm,
+    Silence,
+    dtmf_mode,
+    dtmf_relay_body,
+)
+from sipmedia import DtmfReceived as MediaDtmf
+
+if TYPE_CHECKING:
+    from exotel_voice.phone import Phone
+
+__all__ = ["Call", "CallStatus", "CallDirection", "CallDetails"]
+
+logger = logging.getLogger(__name__)
+
+_END_CAUSES = {
+    EndReason.LOCAL_HANGUP: EndCause.LOCAL_HANGUP,
+    EndReason.REMOTE_HANGUP: EndCause.REMOTE_HANGUP,
+    EndReason.LOCAL_CANCEL: EndCause.LOCAL_CANCEL,
+    EndReason.REMOTE_CANCEL: EndCause.REMOTE_CANCEL,
+    EndReason.LOCAL_REJECT: EndCause.LOCAL_REJECT,
+    EndReason.REMOTE_REJECT: EndCause.REMOTE_REJECT,
+    EndReason.TIMEOUT: EndCause.TIMEOUT,
+    EndReason.NO_ACK: EndCause.NO_ACK,
+    EndReason.TRANSPORT_ERROR: EndCause.TRANSPORT_ERROR,
+}
+
+
+class CallDirection(enum.Enum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+
+
+class CallStatus(enum.Enum):
+    """Where a call is in its life."""
+
+    INCOMING = "incoming"
+    """Ringing here, waiting for ``answer`` or ``reject``."""
+    CALLING = "calling"
+    """Outgoing, no answer yet."""
+    RINGING = "ringing"
+    """Outgoing, the far end rings."""
+    CONNECTING = "connecting"
+    """Answered, media being set up (or our 200 waiting for its ACK)."""
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class CallDetails:
+    """What is known about a call (the guide's callObj and callDetails)."""
+
+    call_id: str
+    direction: CallDirection
+    remote_uri: str = ""
+    remote_display_name: str = ""
+    start_time: float = field(default_factory=time.time)
+    """Wall-clock seconds when the call began (INVITE sent or received)."""
+    answer_time: float | None = None
+    end_time: float | None = None
+    end_cause: EndCause | None = None
+    call_sid: str | None = None
+    """Exotel's ``X-Exotel-Callsid`` header of the INVITE."""
+    leg_sid: str | None = None
+    """Exotel's ``LegSid`` header of the INVITE (the JS SDK never captured it)."""
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
+    """Every INVITE header: one string, or a list when repeated (names as written)."""
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from answer to end (or to now while connected)."""
+        if self.answer_time is None:
+            return None
+        return (self.end_time or time.time()) - self.answer_time
+
+
+class Call:
+    """One call of a ``Phone``. Obtained from ``Phone.call()`` or ``Phone.incoming()``."""
+
+    def __init__(
+        self,
+        phone: Phone,
+        call_id: str,
+        direction: CallDirection,
+        *,
+        invite: Request | None = None,
+        target: str = "",
+    ) -> None:
+        self._phone = phone
+        self.id = call_id
+        """The SIP Call-ID."""
+        self.direction = direction
+        self.status = (
+            CallStatus.INCOMING if direction is CallDirection.INCOMING else CallStatus.CALLING
+        )
+        self.details = CallDetails(call_id, direction, remote_uri=target)
+        self.muted = False
+        self.on_hold = False
+        """We put the far end on hold."""
+        self.remote_on_hold = False
+        """The far end put us on hold."""
+        self.media: MediaSession | None = None
+        self._invite = invite
+        self._events: Broadcast[CallEvent] = Broadcast()
+        self._ended = anyio.Event()
+        self._connected = anyio.Event()
+        self._reinvite: _Pending | None = None
+        self._source: AudioSource = Silence()
+        self._remote_sdp: str | None = None
+        """The far end's negotiated description (its answer, or the offer we answered)."""
+        if invite is not None:
+            self._read_invite(invite)
+
+    def __repr__(self) -> str:
+        return f"<Call {self.direction.value} {self.status.value} {self.id!r}>"
+
+    # ---------------------------------------------------------------- inspection
+
+    @property
+    def ended(self) -> bool:
+        """Whether the call is over."""
+        return self.status is CallStatus.ENDED
+
+    async def wait_connected(self) -> None:
+        """Until the call is connected.
+
+        Raises:
+            CallStateError: it ended first.
+        """
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+
+                async def watch_end() -> None:
+                    await self._ended.wait()
+                    scope.cancel()
+
+                tg.start_soon(watch_end)
+                await self._connected.wait()
+                tg.cancel_scope.cancel()
+        if not self._connected.is_set():
+            raise CallStateError(
+                f"the call ended before it was connected ({self.details.end_cause})"
+            )
+
+    async def wait_ended(self) -> Ended:
+        """Until the call is over; returns how it ended."""
+        await self._ended.wait()
+        cause = self.details.end_cause or EndCause.LOCAL_HANGUP
+        return Ended(cause)
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        """This call's events from now on, until it ends."""
+        if self.ended:
+            return
+        async for event in self._events.subscribe():
+            yield event
+
+    # ---------------------------------------------------------------- actions
+
+    async def answer(self, source: AudioSource | None = None) -> None:
+        """Accept an incoming call; ``source`` is what we send (default: the phone's).
+
+        Raises:
+            CallStateError: not an incoming call that is still ringing.
+        """
+        if self.direction is not CallDirection.INCOMING or self.status is not CallStatus.INCOMING:
+            raise CallStateError(f"cannot answer: the call is {self.status.value}")
+        assert self._invite is not None
+        self._source = source or self._phone._default_source()
+        self.status = CallStatus.CONNECTING
+        offer = self._invite.body.decode("utf-8", "replace")
+        self._remote_sdp = offer
+        try:
+            media = self.media = await self._phone._media.run(self._new_media)
+            answer = await self._phone._media.run(lambda: media.create_answer(offer))
+        except (MediaError, RemoteProtocolError) as exc:
+            logger.warning("cannot answer %s: %s", self.id, exc)
+            await self._phone._act(lambda ua, now: ua.reject(self.id, now, 488))
+            return
+        await self._phone._act(lambda ua, now: ua.answer(self.id, now, answer.encode()))
+
+    async def reject(self, status: int = 486, reason: str | None = "Busy") -> None:
+        """Refuse an incoming call (486 Busy by default, as the JavaScript SDK does).
+
+        Raises:
+            CallStateError: not a ringing incoming call.
+        """
+        if self.status is not CallStatus.INCOMING:
+            raise CallStateError(f"cannot reject: the call is {self.status.value}")
+        await self._phone._act(lambda ua, now: ua.reject(self.id, now, status, reason))
+
+    async def hangup(self) -> None:
+        """End the call at any stage: reject if ringing here, cancel if ringing there, else BYE.
+
+        Raises:
+            CallStateError: the call is already over.
+        """
+        if self.ended:
+            raise CallStateError("the call has already ended")
+        await self._phone._act(lambda ua, now: ua.hangup(self.id, now, 486, "Busy"))
+
+    def mute(self) -> None:
+        """Send silence instead of our audio (no signalling, the call stays connected)."""
+        self._require_live("mute")
+        self.muted = True
+        if self.media is not None:
+            self.media.outbound.muted = True
+
+    def unmute(self) -> None:
+        """Send our audio again."""
+        self._require_live("unmute")
+        self.muted = False
+        if self.media is not None:
+            self.media.outbound.muted = False
+
+    async def hold(self) -> None:
+        """Put the far end on hold (re-INVITE with ``a=sendonly``). Holding twice stays held.
+
+        Raises:
+            CallStateError: not connected, or the far end refused.
+        """
+        if self.on_hold:
+            return
+        await self._reoffer(hold=True)
+
+    async def unhold(self) -> None:
+        """Resume a held call (re-INVITE with ``a=sendrecv``). Resuming twice is harmless."""
+        if not self.on_hold:
+            return
+        await self._reoffer(hold=False)
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Send DTMF digits (0-9, A-D, ``*``, ``#``).
+
+        The account's ``dtmf_mode`` picks the method: ``"rfc4733"`` (telephone-events in
+        the audio stream), ``"info"`` (SIP INFO ``application/dtmf-relay``, what the
+        Exotel platform expects), or ``"auto"`` (RFC 4733 when the far end negotiated
+        telephone-event, else INFO).
+
+        Raises:
+            ValueError: a character is not a DTMF digit (nothing is sent).
+            CallStateError: the call is not connected.
+        """
+        bad = [c for c in digits if c.upper() not in DTMF_DIGITS]
+        if not digits or bad:
+            raise ValueError(f"not DTMF digits: {bad or digits!r} (use 0-9, A-D, * and #)")
+        self._require_connected("send DTMF")
+        media = self._require_media()
+        if self._dtmf_mode() is DtmfMode.RFC4733:
+            try:
+                await self._phone._media.run(media.send_dtmf, digits.upper())
+            except DtmfError as exc:
+                raise CallStateError(f"cannot send DTMF: {exc}") from exc
+            return
+        for digit in digits.upper():
+            await self._send_info(dtmf_relay_body(digit), "application/dtmf-relay")
+
+    async def _send_info(self, body: bytes, content_type: str) -> None:
+        await self._phone._act(lambda ua, now: ua.info(self.id, now, body, content_type))
+
+    def _dtmf_mode(self) -> DtmfMode:
+        configured = self._phone.account.dtmf_mode
+        if configured == "rfc4733":
+            return DtmfMode.RFC4733
+        if configured == "info" or self._remote_sdp is None:
+            return DtmfMode.INFO
+        return dtmf_mode(self._remote_sdp)
+
+    def play(self, source: AudioSource) -> None:
+        """Send audio from ``source`` from now on (a tone, a file, a PcmWriter...)."""
+        self._source = source
+        if self.media is not None:
+            self.media.outbound.source = source
+
+    async def recent_audio(self, seconds: float) -> Pcm:
+        """The last ``seconds`` of audio received (48 kHz mono int16)."""
+        media = self.media
+        if media is None:
+            return Silence().read(0)
+        return await self._phone._media.call(media.inbound.recent, seconds)
+
+    # ---------------------------------------------------------------- internals
+
+    def _require_live(self, what: str) -> None:
+        if self.ended:
+            raise CallStateError(f"cannot {what}: the call has ended")
+
+    def _require_connected(self, what: str) -> None:
+        if self.status is not CallStatus.CONNECTED:
+            raise CallStateError(f"cannot {what}: the call is {self.status.value}")
+
+    def _require_media(self) -> MediaSession:
+        if self.media is None:
+            raise CallStateError("the call has no media yet")
+        return self.media
+
+    async def _new_media(self) -> MediaSession:
+        media = MediaSession(self._phone._media_config, self._source)
+        media.outbound.muted = self.muted
+        # Keys from RTP (RFC 4733) and from SIP INFO both arrive here (on the media loop).
+        media.on_dtmf(lambda event: self._phone._from_media(lambda: self._on_dtmf(event)))
+        return media
+
+    def _on_dtmf(self, event: MediaDtmf) -> None:
+        self._emit(DtmfReceived(event.digit, event.mode.value, event.duration_ms))
+
+    def _read_invite(self, invite: Request) -> None:
+        details = self.details
+        from_ = invite.from_
+        details.remote_uri = str(from_.uri)
+        details.remote_display_name = from_.display_name or getattr(from_.uri, "user", "") or ""
+        for name, value in invite.headers:
+            previous = details.headers.get(name)
+            if previous is None:
+                details.headers[name] = value
+            elif isinstance(previous, list):
+                previous.append(value)
+            else:
+                details.headers[name] = [previous, value]
+        details.call_sid = invite.headers.get("X-Exotel-Callsid")
+        details.leg_sid = invite.headers.get("LegSid")
+
+    async def _reoffer(self, *, hold: bool) -> None:
+        self._require_connected("hold" if hold else "resume")
+        media = self._require_media()
+        if self._reinvite is not None:
+            raise CallStateError("a hold or resume is already in progress")
+        offer = await self._phone._media.run(media.hold_offer if hold else media.resume_offer)
+        pending = self._reinvite = _Pending()
+        try:
+            await self._phone._act(lambda ua, now: ua.reinvite(self.id, now, offer.encode()))
+            await pending.done.wait()
+        finally:
+            self._reinvite = None
+        answer = pending.response
+        if answer is None:
+            raise CallStateError(f"the far end refused to {'hold' if hold else 'resume'} the call")
+        await self._phone._media.run(lambda: media.accept_answer(answer.body.decode()))
+        self.on_hold = hold
+
+    # ---------------------------------------------------------------- from the phone
+
+    def _emit(self, event: CallEvent) -> None:
+        self._events.publish(event)
+        self._phone._call_event(self, event)
+
+    async def _on_progress(self, response: Response) -> None:
+        if self.status is CallStatus.CALLING:
+            self.status = CallStatus.RINGING
+        self._emit(Ringing(response.status_code))
+
+    async def _on_answered(self, response: Response) -> None:
+        self.status = CallStatus.CONNECTING
+        sdp = response.body.decode("utf-8", "replace")
+        self._remote_sdp = sdp
+        try:
+            await self._phone._media.run(lambda: self._require_media().accept_answer(sdp))
+        except (MediaError, RemoteProtocolError) as exc:
+            logger.warning("answer to %s unusable: %s; hanging up", self.id, exc)
+            await self._phone._act(lambda ua, now: ua.bye(self.id, now))
+            return
+        self._set_connected()
+
+    def _on_confirmed(self) -> None:
+        self._set_connected()
+
+    def _set_connected(self) -> None:
+        if self.status in (CallStatus.CONNECTED, CallStatus.ENDED):
+            return
+        self.status = CallStatus.CONNECTED
+        self.details.answer_time = time.time()
+        self._connected.set()
+        self._emit(Answered())
+
+    async def _on_reinvite(self, request: Request) -> None:
+        media = self.media
+        if media is None:
+            await self._phone._act(lambda ua, now: ua.reject_reinvite(self.id, now, 488))
+            return
+        offer = request.body.decode("utf-8", "replace")
+        try:
+            answer = await self._phone._media.run(lambda: media.create_answer(offer))
+        except (MediaError, RemoteProtocolError) as exc:
+            reason = str(exc)[:60]
+            await self._phone._act(lambda ua, now: ua.reject_reinvite(self.id, now, 488, reason))
+            return
+        await self._phone._act(lambda ua, now: ua.accept_reinvite(self.id, now, answer.encode()))
+        held = _offers_hold(offer)
+        if held != self.remote_on_hold:
+            self.remote_on_hold = held
+            self._emit(RemoteHoldChanged(held))
+
+    def _on_reinvite_result(self, response: Response | None) -> None:
+        if self._reinvite is not None:
+            self._reinvite.response = response
+            self._reinvite.done.set()
+
+    async def _on_info(self, request: Request) -> None:
+        media = self.media
+        content_type = request.content_type
+        if media is None or content_type is None:
+            return
+        kind = content_type.essence
+        try:
+            await self._phone._media.call(media.receive_dtmf_info, kind, request.body)
+        except RemoteProtocolError:
+            logger.debug("INFO on %s is not DTMF (%s)", self.id, kind)
+
+    async def _on_ended(
+        self, reason: EndReason, status: int | None, reason_text: str | None
+    ) -> None:
+        if self.ended:
+            return
+        cause = _END_CAUSES.get(reason, EndCause.TRANSPORT_ERROR)
+        self.status = CallStatus.ENDED
+        self.details.end_time = time.time()
+        self.details.end_cause = cause
+        if self._reinvite is not None:
+            self._reinvite.done.set()
+        media, self.media = self.media, None
+        if media is not None:
+            await self._phone._media.run(media.close)
+        self._ended.set()
+        self._emit(Ended(cause, status, reason_text))
+        self._events.close()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A re-INVITE of ours waiting for its outcome (``response`` None: refused)."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    response: Response | None = None
+
+
+def _offers_hold(sdp: str) -> bool:
+    """Whether an offer puts us on hold (RFC 3264 §8.4: sendonly or inactive)."""
+    try:
+        description = SessionDescription.parse(sdp)
+    except RemoteProtocolError:
+        return False
+    audio = [m for m in description.media if m.media == "audio"]
+    if not audio:
+        return False
+    direction = description.direction_for(audio[0])
+    return direction in (SdpDirection.SENDONLY, SdpDirection.INACTIVE)

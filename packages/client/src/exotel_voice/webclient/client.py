@@ -1,0 +1,421 @@
+"""``ExotelWebClient``: the integration guide's API, synchronous, with callbacks.
+
+A plain script uses it exactly like the guide's snippets. It runs the async SDK on its
+own event-loop thread; callbacks are plain callables, called on that thread. Names and
+callback strings are the guide's (section numbers in each docstring). Where the JS SDK
+2.0.5 differs from the guide, the guide wins, and the JS SDK's bugs are not copied:
+wrong credentials end in ``"terminated"`` (no endless retry), ``Hold``/``UnHold`` are
+idempotent, mute and hold belong to one call, ``LegSid`` is captured, and the logger
+gets real levels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from exotel_voice.account import Account
+from exotel_voice.call import Call
+from exotel_voice.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    ExotelVoiceError,
+    RegistrationError,
+)
+from exotel_voice.events import (
+    Answered,
+    CallEvent,
+    Connected,
+    Disconnected,
+    Ended,
+    IncomingCall,
+    PhoneEvent,
+    Registered,
+    RegisterSent,
+    RegistrationFailed,
+    Unregistered,
+)
+from exotel_voice.phone import Phone
+from exotel_voice.webclient.account_info import account_from_sip_account_info
+from exotel_voice.webclient.logs import LoggerCallback, SdkLogHandler
+from exotel_voice.webclient.loop_thread import LoopThread
+from exotel_voice.webclient.web_call import WebCall
+from sipadapters import ReconnectPolicy
+
+if TYPE_CHECKING:
+    from exotel_voice.webclient.sessions import SessionCoordinator
+
+__all__ = ["ExotelWebClient", "NotInitialized", "CLIENT_STATUSES"]
+
+logger = logging.getLogger(__name__)
+
+RegisterEventCallback = Callable[[str, str], object]
+CallListenerCallback = Callable[[WebCall, str, str], object]
+SessionCallback = Callable[[str, str], object]
+
+CLIENT_STATUSES = (
+    "media_permission_denied",
+    "not_initialized",
+    "websocket_connection_failed",
+    "unregistered",
+    "terminated",
+    "initial",
+    "registered",
+    "unknown",
+    "disconnected",
+    "connecting",
+)
+"""Every value ``checkClientStatus`` can report (section 5.13)."""
+
+_SUPPORTED_CODECS = ("opus", "pcmu", "pcma", "g722")
+
+
+class NotInitialized(ExotelVoiceError):
+    """``initWebrtc`` has not been called yet."""
+
+
+class ExotelWebClient:
+    """The guide's web client. Create one per account (several may coexist)."""
+
+    def __init__(self) -> None:
+        self._thread = LoopThread()
+        self._account: Account | None = None
+        self._user_name = ""
+        self._register_cb: RegisterEventCallback | None = None
+        self._call_cb: CallListenerCallback | None = None
+        self._session_cb: SessionCallback | None = None
+        self._phone: Phone | None = None
+        self._calls: list[Call] = []
+        self._want_registered = False
+        self._stop: asyncio.Event | None = None
+        self._runner: asyncio.Future[None] | None = None
+        self._status = "not_initialized"
+        self._codecs: tuple[str, ...] | None = None
+        self._sessions: SessionCoordinator | None = None
+        self._logs = SdkLogHandler()
+        self._logs.attach()
+        self._closed = False
+
+    # ================================================================= 5.1 init
+
+    def initWebrtc(
+        self,
+        sipAccountInfo: Mapping[str, Any],
+        RegisterEventCallBack: RegisterEventCallback,
+        CallListenerCallback: CallListenerCallback,
+        SessionCallback: SessionCallback | None = None,
+    ) -> bool:
+        """Validate the account and keep the callbacks (section 5.1). Sends nothing.
+
+        Raises:
+            ConfigurationError: a key of ``sipAccountInfo`` is missing or malformed
+                (the message names it; the password never appears).
+            TypeError: a callback is not callable.
+        """
+        for name, cb in (
+            ("RegisterEventCallBack", RegisterEventCallBack),
+            ("CallListenerCallback", CallListenerCallback),
+        ):
+            if not callable(cb):
+                raise TypeError(f"{name} must be callable")
+        if SessionCallback is not None and not callable(SessionCallback):
+            raise TypeError("SessionCallback must be callable")
+        account = account_from_sip_account_info(sipAccountInfo)
+        if self._codecs is not None:
+            account = _with_codecs(account, self._codecs)
+        self._account = account
+        self._user_name = str(sipAccountInfo.get("userName", account.user))
+        self._register_cb = RegisterEventCallBack
+        self._call_cb = CallListenerCallback
+        self._session_cb = SessionCallback
+        self._status = "initial" if self._status == "not_initialized" else self._status
+        logger.info("initialised for %s on %s", account.aor, account.server)
+        return True
+
+    # ================================================================= 5.2 / 5.3 / 5.12
+
+    def DoRegister(self) -> bool:
+        """Connect and register (section 5.2). Returns False if already registered or
+        registering (the guide's manual reconnect pattern then does no harm).
+
+        Reconnection is automatic (section 5.12): exponential backoff with jitter after
+        a lost connection; a refused password ends in ``"terminated"`` and stops.
+
+        Raises:
+            NotInitialized: ``initWebrtc`` was not called.
+        """
+        account = self._require_account()
+        if self._want_registered:
+            return False  # registered, registering or reconnecting already
+        self._want_registered = True
+        self._status = "connecting"
+
+        def start() -> None:
+            self._stop = asyncio.Event()
+            self._runner = asyncio.ensure_future(self._run_phone(account, self._stop))
+
+        self._thread.call_soon(start)
+        return True
+
+    def UnRegister(self) -> None:
+        """Unregister and disconnect (section 5.3); stops automatic reconnection."""
+        self._require_account()
+        self._want_registered = False
+        self._perform(self._stop_phone())
+        self._status = "unregistered"
+
+    async def _stop_phone(self) -> None:
+        runner = self._runner
+        if self._stop is not None:
+            self._stop.set()
+        if runner is not None:
+            await asyncio.gather(runner, return_exceptions=True)
+
+    async def _run_phone(self, account: Account, stop: asyncio.Event) -> None:
+        """Own the Phone for as long as we want to be registered (structured: the phone
+        is opened and closed in this one task)."""
+        policy = ReconnectPolicy()
+        attempt = 0
+        while self._want_registered and not stop.is_set():
+            phone = Phone(account, reconnect=policy)
+            phone._call_event = self._on_call_event  # type: ignore[method-assign]
+            listener = asyncio.ensure_future(self._watch(phone))
+            await asyncio.sleep(0)
+            try:
+                async with phone:
+                    self._phone = phone
+                    attempt = 0
+                    await stop.wait()
+            except ConnectionFailed as exc:
+                self._status = "websocket_connection_failed"
+                logger.warning("cannot connect: %s", exc)
+                self._register_event("unregistered")
+                attempt += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), policy.delay(attempt, 0.5))
+            except RegistrationError as exc:
+                self._status = "terminated"
+                logger.warning("registration refused: %s", exc)
+                self._want_registered = False
+            finally:
+                self._phone = None
+                # The phone closed its event stream: let the listener deliver what is
+                # queued (e.g. "terminated") before it ends.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(listener), 2.0)
+                listener.cancel()
+
+    async def _watch(self, phone: Phone) -> None:
+        async for event in phone.events():
+            self._on_phone_event(event)
+
+    def _on_phone_event(self, event: PhoneEvent) -> None:
+        if isinstance(event, RegisterSent):
+            self._register_event("sent_request")
+        elif isinstance(event, Registered):
+            self._status = "registered"
+            self._register_event("registered")
+        elif isinstance(event, Unregistered):
+            if self._status != "terminated":
+                self._status = "unregistered"
+            self._register_event("unregistered")
+        elif isinstance(event, RegistrationFailed):
+            self._status = "terminated"
+            self._register_event("terminated")
+        elif isinstance(event, Disconnected):
+            self._status = "disconnected" if self._want_registered else "unregistered"
+        elif isinstance(event, Connected):
+            if self._status in ("disconnected", "websocket_connection_failed"):
+                self._status = "connecting"
+        elif isinstance(event, IncomingCall):
+            self._calls.append(event.call)
+            self._call_event(event.call, "incoming")
+            self._broadcast("incoming")
+
+    def _on_call_event(self, call: Call, event: CallEvent) -> None:
+        if isinstance(event, Answered):
+            self._call_event(call, "connected")
+            self._broadcast("connected")
+        elif isinstance(event, Ended):
+            self._broadcast("callEnded")
+            # "callEnded": ended locally; "terminated": ended by the far end (5.4-5.6).
+            self._call_event(call, "terminated" if event.cause.by_remote else "callEnded")
+            if call in self._calls:
+                self._calls.remove(call)
+
+    # ================================================================= 5.4 - 5.9
+
+    def getCall(self) -> WebCall:
+        """The current call (section 5.5); its methods raise if there is none."""
+        return WebCall(self)
+
+    def _current_call(self) -> Call | None:
+        live = [c for c in self._calls if not c.ended]
+        return live[-1] if live else None
+
+    # ================================================================= 5.10
+
+    def SessionListener(self, autoRegister: bool = False) -> bool:
+        """Coordinate with other instances of this account on this host (section 5.10).
+
+        Exactly one instance (the parent) registers; the others (children) get
+        ``SessionCallback("incoming" | "connected" | "callEnded", phone)`` as the parent's
+        calls progress. When the parent exits or dies, one child gets ``"re-register"``
+        within 2 s; with ``autoRegister`` it also registers by itself. Local IPC only.
+
+        Returns:
+            True if this instance is the parent.
+
+        Raises:
+            NotInitialized: ``initWebrtc`` was not called.
+        """
+        account = self._require_account()
+        if self._sessions is not None:
+            return self._sessions.is_parent
+        # fcntl is POSIX-only: imported here so the rest of the SDK works everywhere.
+        from exotel_voice.webclient.sessions import SessionCoordinator  # noqa: PLC0415
+
+        def on_session_event(state: str, phone: str) -> None:
+            self._thread.call_soon(lambda: self._safely(self._session_cb, state, phone))
+
+        self._sessions = SessionCoordinator(
+            account.aor,
+            on_session_event,
+            auto_reregister=autoRegister,
+            on_become_parent=self.DoRegister if autoRegister else None,
+            phone=self._user_name,
+        )
+        return self._sessions.start()
+
+    def _broadcast(self, state: str) -> None:
+        if self._sessions is not None and self._sessions.is_parent:
+            self._sessions.broadcast(state, self._user_name)
+
+    # ================================================================= 5.13
+
+    def checkClientStatus(self, callback: Callable[[str], object]) -> None:
+        """Report readiness (section 5.13) as one of ``CLIENT_STATUSES``.
+
+        Computed from real state; nothing is opened to find out (no device is left open).
+        """
+        try:
+            status = self._compute_status()
+        except Exception:
+            logger.exception("status check failed")
+            status = "unknown"
+        callback(status)
+
+    def _compute_status(self) -> str:
+        if self._account is None:
+            return "not_initialized"
+        phone = self._phone
+        if phone is not None:
+            if phone.registered:
+                return "registered" if phone.connected else "disconnected"
+            if not phone.connected:
+                return "disconnected" if self._want_registered else "unregistered"
+        return self._status
+
+    # ================================================================= 5.15 and extras
+
+    def registerLoggerCallback(self, callback: LoggerCallback) -> None:
+        """Receive every SDK log line as ``callback(type, message, args)`` (section 5.15);
+        type is the real level: ``"log"``, ``"info"``, ``"warn"`` or ``"error"``."""
+        if not callable(callback):
+            raise TypeError("the logger callback must be callable")
+        self._logs.callback = callback
+
+    def downloadLogs(self, directory: str | Path = ".") -> Path:
+        """Save the recent SDK log lines to ``webrtc_sdk_logs_YYYY-MM-DD.txt``."""
+        return self._logs.save(directory)
+
+    def setPreferredCodec(self, codecName: str) -> None:
+        """Prefer ``codecName`` (opus, PCMU, PCMA, G722) for new calls.
+
+        Raises:
+            ConfigurationError: an unsupported codec name.
+        """
+        name = str(codecName).lower()
+        if name not in _SUPPORTED_CODECS:
+            raise ConfigurationError("codecName", f"unsupported codec {codecName!r}")
+        order = (name, *(c for c in ("opus", "pcmu", "pcma") if c != name))
+        self._codecs = tuple(
+            {"pcmu": "PCMU", "pcma": "PCMA", "g722": "G722"}.get(c, c) for c in order
+        )
+        if self._account is not None:
+            self._account = _with_codecs(self._account, self._codecs)
+
+    # ================================================================= lifecycle
+
+    def close(self) -> None:
+        """Hang up, unregister, and stop the client's thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._want_registered = False
+
+        try:
+            self._thread.run(self._stop_phone(), timeout=10)
+        finally:
+            # Unregister first, then hand the parent role over (else two instances
+            # would be registered for a moment).
+            if self._sessions is not None:
+                self._sessions.close()
+            self._logs.detach()
+            self._thread.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ================================================================= internals
+
+    def _require_account(self) -> Account:
+        if self._account is None:
+            raise NotInitialized("call initWebrtc(sipAccountInfo, ...) first")
+        return self._account
+
+    def _perform(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run an SDK coroutine: wait for it from a plain thread, schedule it from a callback."""
+        if self._thread.in_loop_thread:
+            task = asyncio.ensure_future(coro)
+            task.add_done_callback(_log_failure)
+            return
+        self._thread.run(coro, timeout=30)
+
+    def _register_event(self, state: str) -> None:
+        self._safely(self._register_cb, state, self._user_name)
+
+    def _call_event(self, call: Call, kind: str) -> None:
+        self._safely(self._call_cb, WebCall(self, call), kind, self._user_name)
+
+    @staticmethod
+    def _safely(callback: Callable[..., object] | None, *args: object) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception("a callback raised")
+
+
+def _with_codecs(account: Account, codecs: tuple[str, ...]) -> Account:
+    return dataclasses.replace(account, codecs=codecs)
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("action failed: %s", task.exception())
