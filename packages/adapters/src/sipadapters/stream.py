@@ -29,12 +29,20 @@ class StreamTransport:
     """A connected TCP or TLS SIP transport. Make one with ``await StreamTransport.connect``."""
 
     def __init__(
-        self, stream: anyio.abc.ByteStream, name: str, peer: str, limits: ParseLimits
+        self,
+        stream: anyio.abc.ByteStream,
+        name: str,
+        peer: str,
+        limits: ParseLimits,
+        *,
+        server: bool = False,
     ) -> None:
+        """Wrap a connected byte stream; ``server=True`` on the accepting side (it reads
+        CRLF CRLF pings rather than CRLF pongs, see ``StreamFramer``)."""
         self._stream = stream
         self._name = name
         self._peer = peer
-        self._framer = StreamFramer(limits)
+        self._framer = StreamFramer(limits, server=server)
         self._send_lock = anyio.Lock()
         self._closed = False
         self.last_activity = anyio.current_time()

@@ -86,6 +86,8 @@ class CallHost(Protocol):
 
     def emit(self, event: Event) -> None: ...
 
+    def abandon(self, request: Request) -> None: ...
+
     def call_over(self, call: Call) -> None: ...
 
 
@@ -109,6 +111,7 @@ class Call:
         # Outgoing INVITE bookkeeping
         self._provisional_seen = False
         self._cancel_wanted = False
+        self._cancel_give_up: float | None = None
         self._ack: Request | None = None
         # Incoming INVITE bookkeeping (§13.3.1.4 2xx retransmission, no-answer timer)
         self._ok: Response | None = None
@@ -274,7 +277,13 @@ class Call:
         """The earliest of this call's own timers (transactions are the UA's)."""
         deadlines = [
             d
-            for d in (self._ok_next, self._ok_give_up, self._no_answer_at, self._glare_at)
+            for d in (
+                self._ok_next,
+                self._ok_give_up,
+                self._no_answer_at,
+                self._glare_at,
+                self._cancel_give_up,
+            )
             if d is not None
         ]
         return min(deadlines) if deadlines else None
@@ -295,6 +304,16 @@ class Call:
                 response = self.host.make_response(self.invite, 480, to_tag=self.local_tag)
                 self.host.respond(self.invite, response, now)
                 self._end(EndReason.TIMEOUT, 480, response)
+        if self._cancel_give_up is not None and now >= self._cancel_give_up:
+            self._cancel_give_up = None
+            if self.state is CallState.CANCELLING:
+                # §9.1: "If there is no final response for the original request in 64*T1
+                # seconds ..., the client SHOULD then consider the original transaction
+                # cancelled" (without this, a lost CANCEL and a lost final left the call
+                # cancelling for ever, with no timer to end it) "and SHOULD destroy the
+                # client transaction handling the original request".
+                self.host.abandon(self.invite)
+                self._end(EndReason.LOCAL_CANCEL, 408, None)
         if self._glare_at is not None and now >= self._glare_at:
             self._glare_at = None
             body = self._glare_body
@@ -455,6 +474,7 @@ class Call:
         cancel.headers.add("Content-Length", "0")
         top_via = str(invite.via[0])
         self.host.send_request(cancel, now, lambda notice, now: None, via=top_via)
+        self._cancel_give_up = now + self.host.config.timers.timeout
 
     # ============================================================ incoming INVITE flow
 
@@ -659,5 +679,6 @@ class Call:
         self._stop_ok_retransmits()
         self._no_answer_at = None
         self._glare_at = None
+        self._cancel_give_up = None
         self.host.emit(CallEnded(self.call_id, reason, status, message))
         self.host.call_over(self)

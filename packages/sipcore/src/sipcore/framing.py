@@ -58,13 +58,19 @@ class StreamFramer:
     Feed bytes with ``feed``; take frames with ``next_frame`` until it returns ``None``.
     A framing error (no or bad Content-Length, a message over the size cap) is
     unrecoverable on a stream: the caller must close the connection (RFC 4475 §3.1.2.3).
+
+    Which keepalive a CRLF starts depends on the side (RFC 5626 §3.5.1: the client pings
+    with CRLF CRLF, the server pongs with CRLF). A client's framer reads a CRLF as a pong
+    at once. A server's framer (``server=True``) waits for the second CRLF of a ping that
+    arrived cut in two, and ignores a lone CRLF before a message (RFC 3261 §7.5).
     """
 
-    __slots__ = ("_buffer", "_limits")
+    __slots__ = ("_buffer", "_limits", "_server")
 
-    def __init__(self, limits: ParseLimits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: ParseLimits = DEFAULT_LIMITS, *, server: bool = False) -> None:
         self._buffer = bytearray()
         self._limits = limits
+        self._server = server
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -82,14 +88,16 @@ class StreamFramer:
             RemoteProtocolError: the stream cannot be framed any more.
         """
         buf = self._buffer
-        if buf.startswith(b"\r\n"):
+        while buf.startswith(b"\r\n"):
             if buf.startswith(PING):
                 del buf[:4]
                 return Frame(keepalive=KeepAlive.PING)
-            if len(buf) == 2 or buf[2:3] != b"\r":
+            if len(buf) < 4 and PING.startswith(bytes(buf)) and (self._server or len(buf) == 3):
+                return None  # the rest of a ping may be on its way
+            if not self._server:
                 del buf[:2]
                 return Frame(keepalive=KeepAlive.PONG)
-            return None  # "\r\n\r" - wait for the rest of a ping
+            del buf[:2]  # a stray CRLF before a message (§7.5): ignore it
         end = buf.find(b"\r\n\r\n")
         if end < 0:
             if len(buf) > self._limits.max_message_size:

@@ -640,6 +640,13 @@ class UserAgent(CallHost):
         """Queue an event for ``next_event``."""
         self._events.append(event)
 
+    def abandon(self, request: Request) -> None:
+        """Destroy the client transaction of ``request`` (RFC 3261 §9.1: an INVITE whose
+        CANCEL got no final response within 64*T1)."""
+        vias = request.via
+        if vias and vias[0].branch:
+            self._client.pop(client_key(vias[0].branch, request.method), None)
+
     def call_over(self, call: Call) -> None:
         """A call ended: forget it (its transactions finish on their own)."""
         if self._calls.get(call.call_id) is call:

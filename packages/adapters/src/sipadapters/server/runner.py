@@ -374,7 +374,9 @@ class LocalServerRunner:
             if transport in ("ws", "wss"):
                 connection = await self._upgrade(stream, transport, peer)
             else:
-                connection = StreamTransport(stream, transport, peer, self._config.limits)
+                connection = StreamTransport(
+                    stream, transport, peer, self._config.limits, server=True
+                )
             if connection is not None:
                 await self._serve_connection(connection, Flow(transport, host, port))
 

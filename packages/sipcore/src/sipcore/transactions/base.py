@@ -115,8 +115,8 @@ class Action(enum.Enum):
     TELL_TIMEOUT = "tell the TU the transaction timed out"
     TELL_TRANSPORT_ERROR = "tell the TU the transport failed"
     # Timer handling: START_x arms x at its initial value (or fires it at once when the
-    # transport is reliable and its reliable value is 0); BACKOFF_x doubles (capped);
-    # STOP_RETRANSMITS disarms A, E and G.
+    # transport is reliable and its reliable value is 0); BACKOFF_x doubles (capped).
+    # Timers are disarmed by the table itself: see Transaction.step.
     START_A = "arm Timer A = T1 (unreliable only)"
     BACKOFF_A = "re-arm Timer A at twice its interval"
     START_B = "arm Timer B = 64*T1"
@@ -133,7 +133,6 @@ class Action(enum.Enum):
     START_K = "arm Timer K (T4 unreliable, 0 reliable)"
     START_L = "arm Timer L = 64*T1"
     START_M = "arm Timer M = 64*T1"
-    STOP_RETRANSMITS = "disarm Timers A, E and G"
 
 
 Row = tuple[enum.Enum, tuple[Action, ...]]
@@ -264,6 +263,11 @@ class Transaction:
             return []  # a peer retransmission to absorb, or a stale timer
         next_state, actions = row
         self.state = next_state
+        # A timer with no row in the new state can never act again (Timer A or B after
+        # Calling, F after a final response, G and H after the ACK): disarm it, so that
+        # get_timer() never reports a deadline that would only wake the caller for nothing.
+        for timer in [t for t in self._deadlines if (next_state, t.value) not in self.TABLE]:
+            del self._deadlines[timer]
         notices: list[Notice] = []
         for action in actions:
             self._run(action, now, message, notices)
@@ -312,9 +316,6 @@ class Transaction:
             notices.append(Notice(NoticeKind.TIMEOUT))
         elif action is Action.TELL_TRANSPORT_ERROR:
             notices.append(Notice(NoticeKind.TRANSPORT_ERROR))
-        elif action is Action.STOP_RETRANSMITS:
-            for timer in (Timer.A, Timer.E, Timer.G):
-                self._deadlines.pop(timer, None)
         elif action is Action.START_A:
             if unreliable:
                 self._arm(Timer.A, t.t1, now, notices)

@@ -32,13 +32,13 @@ TABLE: Mapping[tuple[enum.Enum, Input], Row] = {
     # "If the client transaction receives a provisional response while in the "Calling"
     # state, it transitions to the "Proceeding" state ... SHOULD NOT retransmit the
     # request any longer. Furthermore, the provisional response MUST be passed to the TU."
-    (S.CALLING, Input.RESPONSE_1XX): (S.PROCEEDING, (A.STOP_RETRANSMITS, A.PASS_TO_TU)),
+    (S.CALLING, Input.RESPONSE_1XX): (S.PROCEEDING, (A.PASS_TO_TU,)),
     # RFC 6026 §8.4: "If a 2xx response is received while the client INVITE state
     # machine is in the "Calling" or "Proceeding" states, it MUST transition to the
     # "Accepted" state, pass the 2xx response to the TU, and set Timer M to 64*T1."
     (S.CALLING, Input.RESPONSE_2XX): (
         S.ACCEPTED,
-        (A.STOP_RETRANSMITS, A.PASS_TO_TU, A.START_M),
+        (A.PASS_TO_TU, A.START_M),
     ),
     # §17.1.1.2: "When in either the "Calling" or "Proceeding" states, reception of a
     # response with status code from 300-699 MUST cause the client transaction to
@@ -48,7 +48,7 @@ TABLE: Mapping[tuple[enum.Enum, Input], Row] = {
     # zero seconds for reliable transports."
     (S.CALLING, Input.RESPONSE_FINAL): (
         S.COMPLETED,
-        (A.STOP_RETRANSMITS, A.SEND_ACK, A.PASS_TO_TU, A.START_D),
+        (A.SEND_ACK, A.PASS_TO_TU, A.START_D),
     ),
     # §17.1.4
     (S.CALLING, Input.TRANSPORT_ERROR): (S.TERMINATED, (A.TELL_TRANSPORT_ERROR,)),

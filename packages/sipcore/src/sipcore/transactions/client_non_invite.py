@@ -39,7 +39,7 @@ TABLE: Mapping[tuple[enum.Enum, Input], Row] = {
     # for unreliable transports, and zero seconds for reliable transports."
     (S.TRYING, Input.RESPONSE_FINAL): (
         S.COMPLETED,
-        (A.STOP_RETRANSMITS, A.PASS_TO_TU, A.START_K),
+        (A.PASS_TO_TU, A.START_K),
     ),
     # §17.1.4: transport failure -> inform the TU, Terminated.
     (S.TRYING, Input.TRANSPORT_ERROR): (S.TERMINATED, (A.TELL_TRANSPORT_ERROR,)),
@@ -56,7 +56,7 @@ TABLE: Mapping[tuple[enum.Enum, Input], Row] = {
     # transition to the "Completed" state."
     (S.PROCEEDING, Input.RESPONSE_FINAL): (
         S.COMPLETED,
-        (A.STOP_RETRANSMITS, A.PASS_TO_TU, A.START_K),
+        (A.PASS_TO_TU, A.START_K),
     ),
     (S.PROCEEDING, Input.TRANSPORT_ERROR): (S.TERMINATED, (A.TELL_TRANSPORT_ERROR,)),
     # "The "Completed" state exists to buffer any additional response retransmissions

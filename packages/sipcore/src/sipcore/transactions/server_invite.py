@@ -54,7 +54,7 @@ TABLE: Mapping[tuple[enum.Enum, Input], Row] = {
     # the server transaction MUST transition to the "Confirmed" state." ... "timer I is
     # set to fire in T4 seconds for unreliable transports, and zero seconds for reliable
     # transports."
-    (S.COMPLETED, Input.ACK): (S.CONFIRMED, (A.STOP_RETRANSMITS, A.START_I)),
+    (S.COMPLETED, Input.ACK): (S.CONFIRMED, (A.START_I,)),
     # "If timer H fires while in the "Completed" state, it implies that the ACK was never
     # received. In this case, the server transaction MUST transition to the "Terminated"
     # state, and MUST indicate to the TU that a transaction failure has occurred."
