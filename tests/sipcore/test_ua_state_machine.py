@@ -379,3 +379,35 @@ def test_cancel_gives_up_when_neither_cancel_nor_final_gets_through() -> None:
     # and the INVITE's client transaction destroyed with it (§9.1).
     assert sum(m.startswith(b"CANCEL ") for m in link.sent_ab) == 11
     assert a._client == {}
+
+
+def test_a_reinvite_2xx_after_the_peer_hung_up_is_acked_and_nothing_raises() -> None:
+    # Found by the machine: b answers a's re-INVITE after sending BYE; a gets the BYE first,
+    # then the 2xx, which must still be ACKed (§13.2.2.4) without raising out of
+    # receive_message.
+    a = TwoPhones._phone("alice", "ws")
+    b = TwoPhones._phone("bob", "ws")
+    link = Link(a, b)
+    call_id = a.invite("sip:bob@example.com", now=0.0, body=OFFER)
+    link.pump()
+    b.answer(call_id, now=0.0, body=OFFER)
+    link.pump()
+    a.reinvite(call_id, now=1.0, body=OFFER)
+    link.pump()
+    held: list[bytes] = []
+
+    def hold_back(data: bytes) -> bool:
+        held.append(data)
+        return True  # "dropped" from the link: delivered by hand below
+
+    link.drop_ba = hold_back
+    b.bye(call_id, now=1.0)
+    b.accept_reinvite(call_id, now=1.0, body=OFFER)
+    link.pump()
+    link.drop_ba = lambda _: False
+    for data in held:  # BYE first, then the 200 for the re-INVITE
+        a.receive_message(data, 1.0)
+    out = a.messages_to_send(1.0)
+    assert [m.split(b" ", 1)[0] for m in out] == [b"SIP/2.0", b"ACK"]
+    ended = [e for e in events(a) if isinstance(e, CallEnded)]
+    assert [e.call_id for e in ended] == [call_id]

@@ -609,7 +609,8 @@ class Call:
             self.dialog.refresh_target(response)
             self._ack = self._make_ack(self.dialog, request)
             self.host.send_stateless(self._ack)
-            self.host.emit(ReinviteAnswered(self.call_id, response))
+            if not self._over:  # a BYE may have ended the call while the 2xx was coming
+                self.host.emit(ReinviteAnswered(self.call_id, response))
             return
         if code == 491:
             # §14.1: "If the UAC is the owner of the Call-ID of the dialog ID (meaning it

@@ -121,9 +121,11 @@ class Dialog:
                 from the local sequence (incremented).
 
         Raises:
-            LocalProtocolError: the dialog is terminated.
+            LocalProtocolError: the dialog is terminated (an ACK is still allowed: a 2xx
+                that arrives after the BYE must be acknowledged to stop its
+                retransmissions, RFC 3261 §13.2.2.4).
         """
-        if self.state is DialogState.TERMINATED:
+        if self.state is DialogState.TERMINATED and method != "ACK":
             raise LocalProtocolError(f"cannot send {method}: the dialog is terminated")
         if cseq is None:
             self.local_seq += 1
