@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from typing import cast
 
+import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -31,6 +33,7 @@ class InboundAudio:
         self._queues: list[asyncio.Queue[Pcm | None]] = []
         self._callbacks: list[Callable[[Pcm], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._track: MediaStreamTrack | None = None
         self._resample = Resampler()
         self.frames_received = 0
         self.paused = False
@@ -40,23 +43,33 @@ class InboundAudio:
         """Start reading ``track`` (replacing any previous one)."""
         if self._task is not None:
             self._task.cancel()
+        self._track = track
         self._task = asyncio.get_running_loop().create_task(self._run(track))
+
+    def push(self, frame: av.AudioFrame, track: MediaStreamTrack) -> None:
+        """Take ``frame``, decoded from ``track``'s packets on the loop (see
+        ``sipmedia.inline``), as if read from the track: dropped unless ``track`` is the
+        one attached (during an ICE restart the old connection still decodes)."""
+        if track is self._track:
+            self._deliver(frame)
+
+    def _deliver(self, frame: av.AudioFrame) -> None:
+        pcm = self._resample(frame)
+        if pcm.size == 0:
+            return
+        self.frames_received += 1
+        if self.paused:
+            return
+        self._remember(pcm)
+        for callback in self._callbacks:
+            callback(pcm)
+        for queue in self._queues:
+            queue.put_nowait(pcm)
 
     async def _run(self, track: MediaStreamTrack) -> None:
         try:
             while True:
-                frame = await track.recv()
-                pcm = self._resample(frame)  # type: ignore[arg-type]
-                if pcm.size == 0:
-                    continue
-                self.frames_received += 1
-                if self.paused:
-                    continue
-                self._remember(pcm)
-                for callback in self._callbacks:
-                    callback(pcm)
-                for queue in self._queues:
-                    queue.put_nowait(pcm)
+                self._deliver(cast(av.AudioFrame, await track.recv()))
         except MediaStreamError:
             logger.debug("remote track ended")
         finally:

@@ -19,6 +19,7 @@ from aiortc import (
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpCodecCapability,
+    RTCRtpCodecParameters,
     RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
@@ -39,6 +40,7 @@ from sipmedia.dtmf import (
     parse_dtmf_info,
     telephone_event_for,
 )
+from sipmedia.inline import InlineOpusTrack, install_inline_decoder
 from sipmedia.pcm import FRAME_MS
 from sipmedia.receiver import InboundAudio
 from sipmedia.rtp import (
@@ -451,14 +453,18 @@ class MediaSession:
         pc.on("track", on_track)
         return pc
 
-    def _encoder_feed(self) -> EncoderRateTrack:
-        def rate() -> int | None:
+    def _encoder_feed(self) -> InlineOpusTrack:
+        def codec() -> RTCRtpCodecParameters | None:
             transceiver = self._transceiver
             if transceiver is None or not transceiver._codecs:
                 return None
-            return encoder_rate(transceiver._codecs[0])
+            return transceiver._codecs[0]
 
-        return EncoderRateTrack(self.outbound, rate)
+        def rate() -> int | None:
+            sent = codec()
+            return encoder_rate(sent) if sent is not None else None
+
+        return InlineOpusTrack(EncoderRateTrack(self.outbound, rate), codec)
 
     def _adopt(self, transceiver: RTCRtpTransceiver) -> None:
         transceiver.setCodecPreferences(self._codec_capabilities())
@@ -472,6 +478,13 @@ class MediaSession:
             raise MediaError(str(exc)) from exc
         if self._loss is not None:
             tap.simulate_loss(*self._loss)
+        if self.config.jitter_buffer_packets == 0:
+            receiver = transceiver.receiver
+            try:
+                # (the receiver's track exists once a remote description is applied)
+                install_inline_decoder(transceiver, lambda f: self.inbound.push(f, receiver.track))
+            except AiortcMismatchError as exc:
+                raise MediaError(str(exc)) from exc
         self._transceiver = transceiver
         self._tap = tap
 

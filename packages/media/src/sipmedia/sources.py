@@ -52,13 +52,33 @@ class Tone:
         self.frequency = frequency
         self.level = level
         self._n = 0
+        self._table_for: tuple[float, float] | None = None
+        self._table: Pcm | None = None
+        self._period = 0
+
+    def _sine(self, start: int, samples: int) -> Pcm:
+        t = (np.arange(samples) + start) / SAMPLE_RATE
+        wave = np.sin(2 * math.pi * self.frequency * t) * (self.level * 32767)
+        return wave.astype(np.int16)
 
     def read(self, samples: int) -> Pcm:
         """The next ``samples`` of the sine."""
-        t = (np.arange(samples) + self._n) / SAMPLE_RATE
+        start = self._n
         self._n += samples
-        wave = np.sin(2 * math.pi * self.frequency * t) * (self.level * 32767)
-        return wave.astype(np.int16)
+        if (self.frequency, self.level) != self._table_for:
+            # A whole-Hz tone repeats every SAMPLE_RATE / gcd(SAMPLE_RATE, f) samples:
+            # computed once, a frame is then a slice (a sine per frame was ~15 us, the
+            # largest per-frame cost of a tone-sending call after the codec).
+            self._table_for = (self.frequency, self.level)
+            self._table = None
+            if float(self.frequency).is_integer():
+                self._period = SAMPLE_RATE // math.gcd(SAMPLE_RATE, int(self.frequency))
+                self._table = self._sine(0, self._period + FRAME_SAMPLES)
+        table = self._table
+        if table is None or samples > FRAME_SAMPLES:
+            return self._sine(start, samples)
+        offset = start % self._period
+        return table[offset : offset + samples].copy()
 
 
 class PcmWriter:
@@ -138,9 +158,10 @@ class OutboundTrack(MediaStreamTrack):
             self._start = loop.time()
         else:
             due = self._start + self._pts / SAMPLE_RATE
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # Even when late, give the loop a turn: a sender that fell behind then catches
+            # up one frame per turn instead of starving every other call on the loop
+            # (with ``sipmedia.inline`` nothing else in the send path awaits).
+            await asyncio.sleep(max(0.0, due - loop.time()))
         pcm = self.source.read(FRAME_SAMPLES)
         if self.muted:
             pcm = silence(FRAME_SAMPLES)
