@@ -7,7 +7,16 @@ synchronous ``ExotelWebClient`` facade sits on top of it.
 from __future__ import annotations
 
 from exotel_voice.account import Account
+from exotel_voice.audio import AudioConfig, CallAudio
 from exotel_voice.call import Call, CallDetails, CallDirection, CallStatus
+from exotel_voice.diagnostics import (
+    DiagnosticResult,
+    MicCheck,
+    NetworkReport,
+    SpeakerCheck,
+    TroubleshootingReport,
+    run_network_diagnostics,
+)
 from exotel_voice.errors import (
     CallStateError,
     ConfigurationError,
@@ -66,6 +75,14 @@ __all__ = [
     "CallStatus",
     "TlsOptions",
     "IceServer",
+    "AudioConfig",
+    "CallAudio",
+    "run_network_diagnostics",
+    "NetworkReport",
+    "DiagnosticResult",
+    "TroubleshootingReport",
+    "SpeakerCheck",
+    "MicCheck",
     "ReconnectPolicy",
     "Tone",
     "Silence",

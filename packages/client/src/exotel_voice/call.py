@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from exotel_voice._broadcast import Broadcast
-from exotel_voice.errors import CallStateError
+from exotel_voice.errors import CallStateError, MediaUnavailable
 from exotel_voice.events import (
     Answered,
     CallEvent,
@@ -34,12 +35,16 @@ from sipcore.sdp import Direction as SdpDirection
 from sipcore.sdp import SessionDescription
 from sipmedia import (
     DTMF_DIGITS,
+    AudioFileError,
     AudioSource,
+    CallStats,
     DtmfError,
     DtmfMode,
+    FileRecorder,
     MediaError,
     MediaSession,
     Pcm,
+    PcmWriter,
     Silence,
     dtmf_mode,
     dtmf_relay_body,
@@ -47,6 +52,7 @@ from sipmedia import (
 from sipmedia import DtmfReceived as MediaDtmf
 
 if TYPE_CHECKING:
+    from exotel_voice.audio import CallAudio
     from exotel_voice.phone import Phone
 
 __all__ = ["Call", "CallStatus", "CallDirection", "CallDetails"]
@@ -140,6 +146,9 @@ class Call:
         self.remote_on_hold = False
         """The far end put us on hold."""
         self.media: MediaSession | None = None
+        self.audio: CallAudio | None = None
+        """The call's audio from the phone's ``AudioConfig`` (its devices can be switched
+        mid-call), or None (the phone has none, or the call is not answered yet)."""
         self._invite = invite
         self._events: Broadcast[CallEvent] = Broadcast()
         self._ended = anyio.Event()
@@ -148,6 +157,9 @@ class Call:
         self._source: AudioSource = Silence()
         self._remote_sdp: str | None = None
         """The far end's negotiated description (its answer, or the offer we answered)."""
+        self.final_stats: CallStats | None = None
+        """The media statistics taken as the call ended (``None`` before, or without media)."""
+        self._recorder: FileRecorder | None = None
         if invite is not None:
             self._read_invite(invite)
 
@@ -202,11 +214,28 @@ class Call:
 
         Raises:
             CallStateError: not an incoming call that is still ringing.
+            MediaUnavailable: the phone's ``AudioConfig`` asks for a device that cannot
+                be opened; nothing was sent and the call still rings (answer with another
+                ``source``, or reject it).
         """
         if self.direction is not CallDirection.INCOMING or self.status is not CallStatus.INCOMING:
             raise CallStateError(f"cannot answer: the call is {self.status.value}")
         assert self._invite is not None
-        self._source = source or self._phone._default_source()
+        self.status = CallStatus.CONNECTING  # claimed: a second answer() fails at once
+        try:
+            audio = await self._phone._open_call_audio(self.id, source)
+        except MediaUnavailable as exc:
+            if not self.ended:
+                self.status = CallStatus.INCOMING  # nothing was sent: it still rings
+            if await self._phone._answer_without_media(self, exc):
+                return
+            raise
+        if self.ended:  # cancelled while the devices opened
+            if audio is not None:
+                await anyio.to_thread.run_sync(audio.close)
+            raise CallStateError("cannot answer: the call has ended")
+        self.audio = audio
+        self._source = audio or source or self._phone._default_source()
         self.status = CallStatus.CONNECTING
         offer = self._invite.body.decode("utf-8", "replace")
         self._remote_sdp = offer
@@ -319,6 +348,96 @@ class Call:
             return Silence().read(0)
         return await self._phone._media.call(media.inbound.recent, seconds)
 
+    # ---------------------------------------------------------------- statistics, recording, echo
+
+    async def stats(self, previous: CallStats | None = None) -> CallStats:
+        """The call's media statistics now: packets, loss, jitter, RTT and a MOS estimate.
+
+        Args:
+            previous: an earlier sample of this call; loss and MOS then cover the time
+                since it (since media began without it).
+
+        Returns:
+            The statistics (their ``time`` is on the media loop's clock). No state changes.
+
+        Raises:
+            CallStateError: the call has no media (not set up yet, or over: after the end
+                ``final_stats`` holds the last ones).
+        """
+        media = self._require_media()
+        return await self._phone._media.run(media.get_stats, previous)
+
+    async def record(self, path: str | os.PathLike[str]) -> None:
+        """Record what we receive to ``path`` until ``stop_recording`` or the end of the call.
+
+        The format follows the suffix: ``.wav``, ``.ogg``/``.opus`` or ``.mp3``
+        (``sipmedia.RECORD_CODECS``). Nothing is received, so nothing recorded, while the
+        call is on hold. The file is finished when the call ends.
+
+        Args:
+            path: the file to (over)write.
+
+        Raises:
+            CallStateError: the call has no media, or is already being recorded.
+            AudioFileError: unknown suffix, or the file cannot be created.
+        """
+        media = self._require_media()
+        if self._recorder is not None:
+            raise CallStateError(f"the call is already being recorded to {self._recorder.path}")
+        recorder = self._recorder = FileRecorder(path)
+
+        def sink(pcm: Pcm) -> None:
+            # On the media loop: a failing disk must not stop the call's audio.
+            if recorder.closed:
+                return
+            try:
+                recorder.write(pcm)
+            except AudioFileError as exc:
+                logger.warning("recording stopped: %s", exc)
+                recorder.close()
+
+        await self._phone._media.call(media.inbound.on_pcm, sink)
+
+    async def stop_recording(self) -> str | None:
+        """Finish the file ``record`` writes (idempotent).
+
+        Returns:
+            The recording's path, or ``None`` if the call was not being recorded.
+        """
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return None
+        # On the media loop, so no chunk is being written while the file is closed.
+        await self._phone._media.call(recorder.close)
+        return recorder.path
+
+    async def echo(self, max_delay: float = 0.2) -> None:
+        """Send back what we receive (a loopback test for the far end) until ``play``.
+
+        Args:
+            max_delay: the most audio held back, seconds; older audio is dropped.
+
+        Raises:
+            CallStateError: the call has no media yet.
+        """
+        media = self._require_media()
+        writer = PcmWriter(max_seconds=max_delay)
+
+        def feed(pcm: Pcm) -> None:
+            if self._source is writer:  # until something else is played
+                writer.write(pcm)
+
+        await self._phone._media.call(media.inbound.on_pcm, feed)
+        self.play(writer)
+
+    async def _final_stats(self, media: MediaSession) -> CallStats | None:
+        with anyio.move_on_after(1.0):
+            try:
+                return await self._phone._media.run(media.get_stats)
+            except Exception as exc:  # noqa: BLE001 - best effort: the call is over anyway
+                logger.debug("no final statistics for %s: %r", self.id, exc)
+        return None
+
     # ---------------------------------------------------------------- internals
 
     def _require_live(self, what: str) -> None:
@@ -337,6 +456,8 @@ class Call:
     async def _new_media(self) -> MediaSession:
         media = MediaSession(self._phone._media_config, self._source)
         media.outbound.muted = self.muted
+        if self.audio is not None:
+            media.inbound.on_pcm(self.audio)  # the configured sink (switchable)
         # Keys from RTP (RFC 4733) and from SIP INFO both arrive here (on the media loop).
         media.on_dtmf(lambda event: self._phone._from_media(lambda: self._on_dtmf(event)))
         return media
@@ -459,7 +580,12 @@ class Call:
             self._reinvite.done.set()
         media, self.media = self.media, None
         if media is not None:
+            self.final_stats = await self._final_stats(media)
             await self._phone._media.run(media.close)
+        await self.stop_recording()
+        if self.audio is not None:
+            with anyio.CancelScope(shield=True):  # devices are released even when cancelled
+                await anyio.to_thread.run_sync(self.audio.close)
         self._ended.set()
         self._emit(Ended(cause, status, reason_text))
         self._events.close()

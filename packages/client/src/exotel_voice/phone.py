@@ -12,6 +12,7 @@ call). Async, typed, on asyncio or trio::
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,11 +23,19 @@ import anyio
 import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
+import anyio.to_thread
 
 from exotel_voice._broadcast import Broadcast
 from exotel_voice.account import Account
+from exotel_voice.audio import AudioConfig, CallAudio, open_call_audio
 from exotel_voice.call import Call, CallDirection
-from exotel_voice.errors import CallStateError, ConnectionFailed, RegistrationError
+from exotel_voice.errors import (
+    CallStateError,
+    ConfigurationError,
+    ConnectionFailed,
+    MediaUnavailable,
+    RegistrationError,
+)
 from exotel_voice.events import (
     CallEvent,
     Connected,
@@ -81,7 +90,13 @@ class Phone:
         account: who we are and which server.
         source: what calls send unless told otherwise (default: silence, so no
             microphone is ever required).
+        audio: what calls send and where their received audio goes, devices included
+            (``AudioConfig``; instead of ``source``). ``AudioConfig()`` uses the
+            microphone and speaker when this machine has them, else silence.
         reconnect: backoff policy after a lost connection.
+
+    Raises:
+        ConfigurationError: both ``source`` and ``audio`` were given.
     """
 
     def __init__(
@@ -89,10 +104,16 @@ class Phone:
         account: Account,
         *,
         source: Callable[[], AudioSource] | None = None,
+        audio: AudioConfig | None = None,
         reconnect: ReconnectPolicy | None = None,
     ) -> None:
+        if source is not None and audio is not None:
+            raise ConfigurationError("audio", "give either source or audio, not both")
         self.account = account
         self._source_factory = source or Silence
+        self.audio = audio
+        """The calls' audio choices (None: ``source`` and no sink); changes apply to
+        calls started afterwards (``call.audio`` switches a running call's devices)."""
         self._reconnect = reconnect or ReconnectPolicy()
         self._media_config = MediaConfig(codecs=account.codecs, ice_servers=account.ice_servers)
         self._events: Broadcast[PhoneEvent] = Broadcast()
@@ -282,20 +303,35 @@ class Phone:
 
         Raises:
             CallStateError: too many calls up, or the target is not a SIP address.
+            MediaUnavailable: ``audio`` asks for a device that cannot be opened (nothing
+                was sent).
         """
         driver = self._require_driver()
-        call_source = source or self._default_source()
+        audio = await self._open_call_audio(None, source)
+        call_source = audio or source or self._default_source()
         placeholder = Call(self, "", CallDirection.OUTGOING, target=target)
         placeholder._source = call_source
-        media = await self._media.run(placeholder._new_media)
-        offer = await self._media.run(media.create_offer)
+        placeholder.audio = audio
         try:
-            call_id = self.ua.invite(
-                target, driver.now(), body=offer.encode(), headers=list((headers or {}).items())
-            )
-        except LocalProtocolError as exc:
-            await self._media.run(media.close)
-            raise CallStateError(str(exc)) from exc
+            media = await self._media.run(placeholder._new_media)
+            offer = await self._media.run(media.create_offer)
+            try:
+                call_id = self.ua.invite(
+                    target, driver.now(), body=offer.encode(), headers=list((headers or {}).items())
+                )
+            except LocalProtocolError as exc:
+                await self._media.run(media.close)
+                raise CallStateError(str(exc)) from exc
+        except BaseException:
+            if audio is not None:
+                with anyio.CancelScope(shield=True):  # also when cancelled: release devices
+                    await anyio.to_thread.run_sync(audio.close)
+            raise
+        if audio is not None:
+            try:
+                await anyio.to_thread.run_sync(audio.attach, call_id)
+            except MediaUnavailable as exc:  # the INVITE is out: the call goes on unrecorded
+                logger.error("call %s is not recorded: %s", call_id, exc)
         placeholder.id = call_id
         placeholder.details.call_id = call_id
         placeholder.media = media
@@ -315,6 +351,30 @@ class Phone:
 
     def _default_source(self) -> AudioSource:
         return self._source_factory()
+
+    async def _open_call_audio(
+        self, call_id: str | None, source: AudioSource | None
+    ) -> CallAudio | None:
+        """A call's audio as ``self.audio`` says (None without an ``AudioConfig``).
+
+        Devices open in a worker thread (enumerating them takes a few tenths of a second).
+
+        Raises:
+            MediaUnavailable: a device was asked for and cannot be opened.
+        """
+        config = self.audio
+        if config is None:
+            return None
+        opener = functools.partial(open_call_audio, config, source=source, call_id=call_id)
+        return await anyio.to_thread.run_sync(opener)
+
+    async def _answer_without_media(self, call: Call, error: MediaUnavailable) -> bool:
+        """Hook for the facade: answering ``call`` found no audio device (``error``).
+
+        Returns:
+            True if handled here (the facade rejects the call); False: ``answer`` raises.
+        """
+        return False
 
     def _require_driver(self) -> UserAgentDriver:
         if self._driver is None:

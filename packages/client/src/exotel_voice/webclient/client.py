@@ -43,10 +43,13 @@ from exotel_voice.events import (
 )
 from exotel_voice.phone import Phone
 from exotel_voice.webclient.account_info import account_from_sip_account_info
+from exotel_voice.webclient.devices import DeviceControl
+from exotel_voice.webclient.diagnostics import DiagnosticsControl
 from exotel_voice.webclient.logs import LoggerCallback, SdkLogHandler
 from exotel_voice.webclient.loop_thread import LoopThread
 from exotel_voice.webclient.web_call import WebCall
 from sipadapters import ReconnectPolicy
+from sipmedia import AudioDeviceEvent, DeviceKind
 
 if TYPE_CHECKING:
     from exotel_voice.webclient.sessions import SessionCoordinator
@@ -101,6 +104,8 @@ class ExotelWebClient:
         self._logs = SdkLogHandler()
         self._logs.attach()
         self._closed = False
+        self._devices = DeviceControl(self)
+        self._diagnostics = DiagnosticsControl(self)
 
     # ================================================================= 5.1 init
 
@@ -112,6 +117,11 @@ class ExotelWebClient:
         SessionCallback: SessionCallback | None = None,
     ) -> bool:
         """Validate the account and keep the callbacks (section 5.1). Sends nothing.
+
+        Optional keys of this SDK choose the calls' audio (see ``setAudioSource``):
+        ``audioSource`` (what calls send, default ``"auto"``: the default microphone if
+        the machine has one, else silence) and ``audioSink`` (where received audio goes,
+        default ``"auto"``: the default speaker if any, else nowhere).
 
         Raises:
             ConfigurationError: a key of ``sipAccountInfo`` is missing or malformed
@@ -127,6 +137,7 @@ class ExotelWebClient:
         if SessionCallback is not None and not callable(SessionCallback):
             raise TypeError("SessionCallback must be callable")
         account = account_from_sip_account_info(sipAccountInfo)
+        self._devices.configure(sipAccountInfo)
         if self._codecs is not None:
             account = _with_codecs(account, self._codecs)
         self._account = account
@@ -170,6 +181,10 @@ class ExotelWebClient:
         self._perform(self._stop_phone())
         self._status = "unregistered"
 
+    async def _close_extras(self) -> None:
+        await self._diagnostics.close()
+        await self._devices.aclose()
+
     async def _stop_phone(self) -> None:
         runner = self._runner
         if self._stop is not None:
@@ -183,8 +198,9 @@ class ExotelWebClient:
         policy = ReconnectPolicy()
         attempt = 0
         while self._want_registered and not stop.is_set():
-            phone = Phone(account, reconnect=policy)
+            phone = Phone(account, reconnect=policy, audio=self._devices.config)
             phone._call_event = self._on_call_event  # type: ignore[method-assign]
+            phone._answer_without_media = self._devices.reject_without_media  # type: ignore[method-assign]
             listener = asyncio.ensure_future(self._watch(phone))
             await asyncio.sleep(0)
             try:
@@ -303,9 +319,13 @@ class ExotelWebClient:
         """Report readiness (section 5.13) as one of ``CLIENT_STATUSES``.
 
         Computed from real state; nothing is opened to find out (no device is left open).
+        First ``media_permission_denied`` if the audio configuration needs a device
+        (``audioSource``/``audioSink`` ``"device"`` or a device id) that this machine
+        does not have now (the default ``"auto"`` never needs one), then the connection
+        and registration states.
         """
         try:
-            status = self._compute_status()
+            status = self._devices.media_status() or self._compute_status()
         except Exception:
             logger.exception("status check failed")
             status = "unknown"
@@ -321,6 +341,181 @@ class ExotelWebClient:
             if not phone.connected:
                 return "disconnected" if self._want_registered else "unregistered"
         return self._status
+
+    # ================================================================= 5.11 diagnostics
+
+    def initDiagnostics(
+        self,
+        diagnosticsReportCallback: Callable[[str, str], object],
+        keyValueSetCallback: Callable[[str, Any, str], object],
+    ) -> None:
+        """Start a diagnostics session (section 5.11).
+
+        ``keyValueSetCallback(key, status, description)`` gets at once
+        ``("browserVersion", "ready", "CPython/3.11.7 exotel-voice/0.1.0")``, then
+        ``("micInfo", <name>, "micInfo")`` and ``("speakerInfo", <name>, "speakerInfo")``
+        for the devices calls use (``("micInfo", "no device", <why>)`` without one).
+        ``diagnosticsReportCallback("troubleShootReport", <whole report>)`` gets the
+        troubleshooting log after every line; ``saveDiagnosticsReport`` writes it.
+
+        Raises:
+            TypeError: a callback is not callable.
+        """
+        for name, cb in (
+            ("diagnosticsReportCallback", diagnosticsReportCallback),
+            ("keyValueSetCallback", keyValueSetCallback),
+        ):
+            if not callable(cb):
+                raise TypeError(f"{name} must be callable")
+        self._perform(self._diagnostics.init(diagnosticsReportCallback, keyValueSetCallback))
+
+    def closeDiagnostics(self) -> None:
+        """Stop the running tests and forget the diagnostics callbacks. Safe: later
+        diagnostics calls only log a warning (the JS SDK threw)."""
+        self._perform(self._diagnostics.close())
+
+    def startSpeakerDiagnosticsTest(self) -> None:
+        """Ring the output device; ``("speaker", <level 0..1>, "speaker ok")`` per 50 ms
+        block, ``("speaker", 0.0, "speaker error")`` if the device fails (section 5.11)."""
+        self._perform(self._diagnostics.start_speaker())
+
+    def stopSpeakerDiagnosticsTest(self, speakerTestResponse: str | None = None) -> None:
+        """Stop the speaker test; ``"yes"``/``"no"`` (the user heard it, or not) adds
+        ``SPEAKER_TEST_PASS``/``SPEAKER_TEST_FAIL`` to the report; otherwise nothing."""
+        self._perform(self._diagnostics.stop_speaker(speakerTestResponse))
+
+    def startMicDiagnosticsTest(self) -> None:
+        """Meter the input device; ``("mic", <level 0..1>, "mic ok")`` per 50 ms block,
+        ``("mic", 0.0, "mic error")`` if the device fails (section 5.11)."""
+        self._perform(self._diagnostics.start_mic())
+
+    def stopMicDiagnosticsTest(self, micTestResponse: str | None = None) -> None:
+        """Stop the mic test; ``"yes"``/``"no"`` adds ``MICROPHONE_TEST_PASS``/``_FAIL``
+        to the report; otherwise nothing."""
+        self._perform(self._diagnostics.stop_mic(micTestResponse))
+
+    def startNetworkDiagnostics(self) -> None:
+        """Test the network in the background (section 5.11); each result goes to
+        ``keyValueSetCallback``: ``"wss"`` (a WebSocket really opened to the server:
+        connected/disconnected + URL), ``"userReg"`` (registered/unregistered +
+        userName, the real state; no REGISTER is sent), then ``"udp"``, ``"tcp"``,
+        ``"ipv6"``, ``"host"``, ``"srflx"``, ``"relay"`` (connected/disconnected + a
+        candidate line or ``""``) from ICE gathering against ``iceServers``. Within
+        about 5 s."""
+        self._perform(self._diagnostics.start_network())
+
+    def stopNetworkDiagnostics(self) -> None:
+        """Stop the network diagnostics if they still run."""
+        self._perform(self._diagnostics.stop_network())
+
+    def saveDiagnosticsReport(self, path: str | Path = ".") -> Path:
+        """Write the troubleshooting report to ``path`` (a file, or a directory for
+        ``troubleshooting_report_<date>.txt``); returns the file written."""
+        return self._diagnostics.save(path)
+
+    # ================================================================= 5.14 audio devices
+
+    def registerAudioDeviceChangeCallback(
+        self,
+        audioInputDeviceChangeCallback: Callable[[str], object],
+        audioOutputDeviceChangeCallback: Callable[[str], object],
+        onDeviceChangeCallback: Callable[[AudioDeviceEvent], object] | None = None,
+        *,
+        interval: float = 1.0,
+    ) -> None:
+        """Follow the system's default devices (section 5.14).
+
+        One device watcher runs (polling every ``interval`` s) while callbacks are
+        registered; registering again replaces the callbacks. When the default input
+        (output) changes, the active call moves to it, as do later calls, and
+        ``audioInputDeviceChangeCallback(deviceId)`` (output) is called. With
+        ``onDeviceChangeCallback``, it gets every event instead (``AudioDeviceAdded``,
+        ``AudioDeviceRemoved``, ``DefaultAudioDeviceChanged``) and nothing is switched.
+        A configuration that sends no device audio (a file, a tone, silence) is not
+        switched either; the callbacks still report the new default.
+
+        Raises:
+            TypeError: a callback is not callable.
+        """
+        self._devices.register(
+            audioInputDeviceChangeCallback,
+            audioOutputDeviceChangeCallback,
+            onDeviceChangeCallback,
+        )
+        self._perform(self._devices.watch(interval))
+
+    def unregisterAudioDeviceChangeCallback(self) -> None:
+        """Forget the device callbacks and stop the device watcher."""
+        self._perform(self._devices.aclose())
+
+    def changeAudioInputDevice(
+        self,
+        deviceId: str,
+        onSuccess: Callable[[], object] | None = None,
+        onError: Callable[[str], object] | None = None,
+        forceDeviceChange: bool = False,
+    ) -> None:
+        """Send from input ``deviceId`` now (active call, no renegotiation) and in later
+        calls (section 5.14). ``onSuccess()``, or ``onError("deviceIdNotFound")`` for an
+        unknown id, ``onError(<why>)`` if it cannot be opened (the call keeps its old
+        device). ``forceDeviceChange`` reopens the device even if it is the current one.
+        Ids: ``getAudioDevices()``."""
+        self._perform(
+            self._devices.change_device(
+                DeviceKind.INPUT, deviceId, onSuccess, onError, forceDeviceChange
+            )
+        )
+
+    def changeAudioOutputDevice(
+        self,
+        deviceId: str,
+        onSuccess: Callable[[], object] | None = None,
+        onError: Callable[[str], object] | None = None,
+        forceDeviceChange: bool = False,
+    ) -> None:
+        """Play received audio on output ``deviceId`` now and in later calls (section
+        5.14); callbacks as ``changeAudioInputDevice``."""
+        self._perform(
+            self._devices.change_device(
+                DeviceKind.OUTPUT, deviceId, onSuccess, onError, forceDeviceChange
+            )
+        )
+
+    def getAudioDevices(self) -> dict[str, Any]:
+        """The machine's audio devices, like a browser's ``enumerateDevices``:
+        ``{"inputs": [{"deviceId", "label"}...], "outputs": [...], "defaultInput",
+        "defaultOutput"}`` (ids for ``changeAudio*Device``). Lists, opens nothing."""
+        from exotel_voice.audio import process_audio_devices  # noqa: PLC0415
+
+        listed = process_audio_devices().list()
+        return {
+            "inputs": [{"deviceId": d.id, "label": d.name} for d in listed.inputs],
+            "outputs": [{"deviceId": d.id, "label": d.name} for d in listed.outputs],
+            "defaultInput": listed.default_input,
+            "defaultOutput": listed.default_output,
+        }
+
+    def setAudioSource(self, source: object) -> None:
+        """Choose what later calls send (``exotel_voice.AudioConfig.source``):
+        ``"auto"`` (default), ``"device"`` (the default microphone, required), a device
+        id, ``"silence"``, ``"tone:<Hz>"``, a file path, an ``AudioSource`` (``Tone``,
+        ``PcmWriter``...) or a factory of one. Also ``sipAccountInfo["audioSource"]``.
+
+        Raises:
+            ConfigurationError: not a source choice.
+        """
+        self._devices.set_source(source)
+
+    def setAudioSink(self, sink: object) -> None:
+        """Choose where the received audio of later calls goes
+        (``exotel_voice.AudioConfig.sink``): ``"auto"`` (default), ``"device"``, a
+        device id, a file path to record (``{call_id}`` is replaced), a callable taking
+        PCM chunks, or ``None``. Also ``sipAccountInfo["audioSink"]``.
+
+        Raises:
+            ConfigurationError: not a sink choice.
+        """
+        self._devices.set_sink(sink)
 
     # ================================================================= 5.15 and extras
 
@@ -361,6 +556,7 @@ class ExotelWebClient:
         self._want_registered = False
 
         try:
+            self._thread.run(self._close_extras(), timeout=10)
             self._thread.run(self._stop_phone(), timeout=10)
         finally:
             # Unregister first, then hand the parent role over (else two instances
