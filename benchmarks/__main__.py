@@ -1,15 +1,16 @@
-"""``python -m benchmarks [names...] [--repeats N] [--seconds S]``.
+"""``python -m benchmarks [names...] [--repeats N] [--seconds S] [media options]``.
 
 With no names, runs every default benchmark. ``nox -s bench -- profile`` passes names
-through.
+through; ``python -m benchmarks registration --phones 500`` is a quick registration run.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable, Sequence
 
-from benchmarks import parse, profile_parse
+from benchmarks import media, parse, profile_parse, registration
 from benchmarks._timing import Settings
 
 __all__ = ["BENCHMARKS", "DEFAULT", "main"]
@@ -17,10 +18,12 @@ __all__ = ["BENCHMARKS", "DEFAULT", "main"]
 BENCHMARKS: dict[str, Callable[[Settings], object]] = {
     "parse": parse.run,
     "profile": profile_parse.run,
+    "media": media.run,
+    "registration": registration.run,
 }
 """Benchmark name -> its entry point."""
 
-DEFAULT = ("parse",)
+DEFAULT = ("parse", "media", "registration")
 """What runs when no name is given (profiling is on demand)."""
 
 
@@ -38,18 +41,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = Settings()
     parser.add_argument("--repeats", type=int, default=defaults.repeats, help="timed runs")
     parser.add_argument(
-        "--seconds", type=float, default=defaults.seconds, help="target seconds per timed run"
+        "--seconds",
+        type=float,
+        default=None,
+        help=f"target seconds per timed run (default {defaults.seconds:g}); media: the "
+        f"measured window per step (default {media.MediaOptions().seconds:g})",
     )
+    media.add_arguments(parser)
+    registration.add_arguments(parser)
     args = parser.parse_args(argv)
     names: list[str] = args.names or list(DEFAULT)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    if args.repeats < 1 or args.seconds <= 0:
+    if args.repeats < 1 or (args.seconds is not None and args.seconds <= 0):
         parser.error("--repeats must be at least 1 and --seconds positive")
-    settings = Settings(repeats=args.repeats, seconds=args.seconds)
+    try:
+        media_options = media.options_from(args)
+        registration_options = registration.options_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    settings = Settings(repeats=args.repeats, seconds=args.seconds or defaults.seconds)
+    runners: dict[str, Callable[[Settings], object]] = {
+        **BENCHMARKS,
+        "media": functools.partial(media.run, options=media_options),
+        "registration": functools.partial(registration.run, options=registration_options),
+    }
     for name in names:
-        BENCHMARKS[name](settings)
+        runners[name](settings)
     return 0
 
 
