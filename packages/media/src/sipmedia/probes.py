@@ -195,16 +195,23 @@ async def probe_ice(
             unsupported.append(server.urls)
             continue
         configured.append((server.urls, kwargs))
-    jobs = [_gather({}, addresses, timeout)] + [
-        _gather(k, addresses, timeout) for _, k in configured
+    tasks = [asyncio.ensure_future(_gather({}, addresses, timeout))] + [
+        asyncio.ensure_future(_gather(k, addresses, timeout)) for _, k in configured
     ]
     try:
-        results = await asyncio.wait_for(
-            asyncio.gather(*jobs, return_exceptions=True), timeout + 1.0
-        )
-    except TimeoutError:
+        _, pending = await asyncio.wait(tasks, timeout=timeout + 1.0)
+    finally:
+        # Whether we finished, overran or were cancelled: stop what still runs and collect
+        # every outcome, so no task's exception is left "never retrieved".
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if pending:
         logger.warning("ICE probe overran its %.1f s bound", timeout)
-        results = [TimeoutError()] * len(jobs)
+    results: list[list[Candidate] | BaseException] = [
+        TimeoutError() if task.cancelled() else (task.exception() or task.result())
+        for task in tasks
+    ]
     lines: list[str] = []
     host, *per_server = results
     if isinstance(host, BaseException):

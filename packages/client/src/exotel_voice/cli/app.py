@@ -22,6 +22,7 @@ from exotel_voice import __version__
 from exotel_voice.cli.call_api_cmd import call_api_command
 from exotel_voice.cli.demo_cmd import demo_command
 from exotel_voice.cli.devices_cmd import devices_command
+from exotel_voice.cli.diagnose_cmd import diagnose_command
 from exotel_voice.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CommandError
 from exotel_voice.cli.output import LogHandler, Output
 from exotel_voice.cli.phone_cmd import phone_command
@@ -82,9 +83,7 @@ app.command("demo")(demo_command)
 app.command("phone")(phone_command)
 app.command("devices")(devices_command)
 app.command("call-api")(call_api_command)
-# `exotel-voice diagnose` (devices, network and server checks, the guide's diagnostics)
-# goes here, as `app.command("diagnose")(diagnose_command)` from its own module
-# exotel_voice/cli/diagnose_cmd.py, following the pattern of the commands above.
+app.command("diagnose")(diagnose_command)
 
 
 def _one_line(text: str) -> str:
@@ -154,7 +153,7 @@ def _has_command_error(exc: BaseException) -> bool:
 
 
 def _command_path(args: Sequence[str]) -> str:
-    names = {"demo", "phone", "devices", "call-api"}
+    names = {command.name for command in app.registered_commands}
     command = next((a for a in args if a in names), None)
     return f"{PROG} {command}" if command else PROG
 

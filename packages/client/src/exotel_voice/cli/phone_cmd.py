@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -14,10 +13,21 @@ import typer
 from exotel_voice.cli.account_options import (
     AccountOptions,
     build_account,
-    check_server_url,
     load_account_file,
 )
 from exotel_voice.cli.agent import AgentSettings, PhoneAgent
+from exotel_voice.cli.options import (
+    ACCOUNT_PANEL,
+    AccountFileOption,
+    AuthUserOption,
+    CaFileOption,
+    DomainOption,
+    InsecureOption,
+    PasswordOption,
+    ServerOption,
+    UserOption,
+    parameter,
+)
 from exotel_voice.cli.output import Output
 from exotel_voice.cli.play import PlaySpec, parse_play
 from exotel_voice.cli.recording import check_record_path
@@ -27,7 +37,6 @@ __all__ = ["phone_command"]
 
 T = TypeVar("T")
 
-_ACCOUNT = "Account"
 _CALLS = "Calls"
 _OUTPUT = "Output"
 
@@ -38,18 +47,6 @@ class DtmfModeChoice(StrEnum):
     AUTO = "auto"
     RFC4733 = "rfc4733"
     INFO = "info"
-
-
-def _parameter(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """A typer ``parser`` from a function raising ``ValueError`` with a plain message."""
-
-    def parser(value: str) -> T:
-        try:
-            return parse(value)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-
-    return parser
 
 
 def _digits(value: str) -> str:
@@ -79,81 +76,31 @@ def _codecs(value: str) -> tuple[str, ...]:
 def phone_command(
     ctx: typer.Context,
     *,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            "--server",
-            metavar="URL",
-            parser=_parameter(check_server_url),
-            help="The SIP-over-WebSocket server: ws://host:port/path or wss://...",
-            rich_help_panel=_ACCOUNT,
-        ),
-    ] = None,
-    user: Annotated[
-        str | None,
-        typer.Option(help="Our SIP user (sip:USER@DOMAIN).", rich_help_panel=_ACCOUNT),
-    ] = None,
-    auth_user: Annotated[
-        str | None,
-        typer.Option(help="The digest user name, if not --user.", rich_help_panel=_ACCOUNT),
-    ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(
-            envvar="EXOTEL_VOICE_PASSWORD",
-            show_envvar=True,
-            help="The SIP password (prefer the variable or an account file: a command "
-            "line is visible to other users of this machine).",
-            rich_help_panel=_ACCOUNT,
-        ),
-    ] = None,
-    account_file: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE",
-            help="TOML or JSON with the guide's sipAccountInfo keys or Account fields; "
-            "options given here win.",
-            rich_help_panel=_ACCOUNT,
-        ),
-    ] = None,
-    domain: Annotated[
-        str | None,
-        typer.Option(help="The SIP domain (default: the server's host).", rich_help_panel=_ACCOUNT),
-    ] = None,
+    server: ServerOption = None,
+    user: UserOption = None,
+    auth_user: AuthUserOption = None,
+    password: PasswordOption = None,
+    account_file: AccountFileOption = None,
+    domain: DomainOption = None,
     display_name: Annotated[
-        str | None, typer.Option(help="Our display name.", rich_help_panel=_ACCOUNT)
+        str | None, typer.Option(help="Our display name.", rich_help_panel=ACCOUNT_PANEL)
     ] = None,
-    ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            exists=True,
-            dir_okay=False,
-            help="Trust this CA (PEM) for wss:// instead of the system's.",
-            rich_help_panel=_ACCOUNT,
-        ),
-    ] = None,
-    insecure: Annotated[
-        bool,
-        typer.Option(
-            "--insecure",
-            help="Do not verify the server's certificate (only against a server you control).",
-            rich_help_panel=_ACCOUNT,
-        ),
-    ] = False,
+    ca_file: CaFileOption = None,
+    insecure: InsecureOption = False,
     dtmf_mode: Annotated[
         DtmfModeChoice | None,
         typer.Option(
             help="How to send DTMF: RFC 4733 if negotiated else SIP INFO (auto), or force one.",
-            rich_help_panel=_ACCOUNT,
+            rich_help_panel=ACCOUNT_PANEL,
         ),
     ] = None,
     codecs: Annotated[
         tuple[str, ...] | None,
         typer.Option(
             metavar="LIST",
-            parser=_parameter(_codecs),
+            parser=parameter(_codecs),
             help="Audio codecs in order of preference, e.g. opus,PCMU,PCMA.",
-            rich_help_panel=_ACCOUNT,
+            rich_help_panel=ACCOUNT_PANEL,
         ),
     ] = None,
     call: Annotated[
@@ -178,7 +125,7 @@ def phone_command(
         PlaySpec | None,
         typer.Option(
             metavar="SOURCE",
-            parser=_parameter(parse_play),
+            parser=parameter(parse_play),
             help="What calls send: an audio file, tone:FREQ, silence (default), or echo "
             "(send back what is received).",
             rich_help_panel=_CALLS,
@@ -188,7 +135,7 @@ def phone_command(
         Path | None,
         typer.Option(
             metavar="FILE",
-            parser=_parameter(check_record_path),
+            parser=parameter(check_record_path),
             help="Record what each call receives (.wav, .ogg, .opus, .mp3); later calls "
             "go to FILE-2, FILE-3...",
             rich_help_panel=_CALLS,
@@ -198,7 +145,7 @@ def phone_command(
         str | None,
         typer.Option(
             metavar="DIGITS",
-            parser=_parameter(_digits),
+            parser=parameter(_digits),
             help="Send these DTMF digits once a call is connected.",
             rich_help_panel=_CALLS,
         ),
@@ -207,7 +154,7 @@ def phone_command(
         float | None,
         typer.Option(
             metavar="SECONDS",
-            parser=_parameter(_seconds),
+            parser=parameter(_seconds),
             help="Hang up each call this long after it connected.",
             rich_help_panel=_CALLS,
         ),
