@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,45 @@ def test_websocket_url_is_built_like_the_js_sdk() -> None:
     assert acc.server == "ws://voip.example.com:8088/ws"
     acc = account_from_sip_account_info({**base, "domain": "h:9", "authUser": "aor-user"})
     assert acc.aor == "sip:aor-user@d.example" and acc.auth_user == "u"
+
+
+def test_session_listener_parent_registers_children_hear_calls_and_take_over(
+    kamailio: KamailioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guide 5.10: two instances of one account on this host (two processes in real life;
+    # the coordinator works the same within one). The parent registers and handles the
+    # call; the child hears incoming/connected/callEnded and gets "re-register" when the
+    # parent goes away.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # a private rendezvous for this test
+    parent_rec, child_rec = Recorder(), Recorder()
+    child_sessions: list[tuple[str, str]] = []
+    parent, child = ExotelWebClient(), ExotelWebClient()
+    try:
+        info = sip_account_info(kamailio, "frank")
+        parent.initWebrtc(info, parent_rec.on_register, parent_rec.on_call, lambda s, p: None)
+        child.initWebrtc(
+            info,
+            child_rec.on_register,
+            child_rec.on_call,
+            lambda s, p: child_sessions.append((s, p)),
+        )
+        assert parent.SessionListener() is True
+        assert child.SessionListener() is False
+        parent.DoRegister()
+        wait_until(lambda: ("registered", "frank") in parent_rec.register)
+        caller = Caller(kamailio, "erin")
+        caller.target = kamailio.aor("frank")
+        caller.thread.start()
+        assert caller.registered.wait(8)
+        caller.go.set()
+        wait_until(lambda: ("incoming", "frank") in child_sessions)
+        parent.getCall().Answer()
+        wait_until(lambda: ("connected", "frank") in child_sessions)
+        parent.getCall().Hangup()
+        wait_until(lambda: ("callEnded", "frank") in child_sessions)
+        assert child_rec.register == [] and child_rec.calls == []  # the child never registered
+        parent.close()
+        wait_until(lambda: ("re-register", "frank") in child_sessions, timeout=2.0)
+    finally:
+        parent.close()
+        child.close()
