@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     """mypy --strict over all four packages and the tests."""
     sync(session, "typing")
-    session.run("mypy", *[f"{p}/src" for p in PACKAGES], "tests", "benchmarks")
+    session.run("mypy", *[f"{p}/src" for p in PACKAGES], "tests", "benchmarks", "examples")
 
 
 @nox.session

@@ -23,6 +23,7 @@ from exotel_voice.errors import (
     ConnectionFailed,
     ExotelVoiceError,
     MediaUnavailable,
+    RecordingError,
     RegistrationError,
 )
 from exotel_voice.events import (
@@ -59,7 +60,7 @@ from exotel_voice.rest import (
 )
 from exotel_voice.webclient import ExotelWebClient, WebCall
 from sipadapters import ReconnectPolicy, TlsOptions
-from sipmedia import IceServer, PcmWriter, Silence, Tone
+from sipmedia import AudioSource, FileSource, IceServer, PcmWriter, Silence, Tone
 
 __version__ = "0.1.0"
 
@@ -85,6 +86,8 @@ __all__ = [
     "MicCheck",
     "ReconnectPolicy",
     "Tone",
+    "FileSource",
+    "AudioSource",
     "Silence",
     "PcmWriter",
     "ExotelVoiceError",
@@ -93,6 +96,7 @@ __all__ = [
     "RegistrationError",
     "ConnectionFailed",
     "MediaUnavailable",
+    "RecordingError",
     "PhoneEvent",
     "Connected",
     "Disconnected",

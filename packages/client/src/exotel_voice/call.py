@@ -11,14 +11,13 @@ import enum
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
 
-from exotel_voice._broadcast import Broadcast
-from exotel_voice.errors import CallStateError, MediaUnavailable
+from exotel_voice._broadcast import Broadcast, Subscription
+from exotel_voice.errors import CallStateError, MediaUnavailable, RecordingError
 from exotel_voice.events import (
     Answered,
     CallEvent,
@@ -105,6 +104,8 @@ class CallDetails:
     answer_time: float | None = None
     end_time: float | None = None
     end_cause: EndCause | None = None
+    ended: Ended | None = None
+    """How the call ended, with the final SIP status and reason when there was one."""
     call_sid: str | None = None
     """Exotel's ``X-Exotel-Callsid`` header of the INVITE."""
     leg_sid: str | None = None
@@ -195,17 +196,13 @@ class Call:
             )
 
     async def wait_ended(self) -> Ended:
-        """Until the call is over; returns how it ended."""
+        """Until the call is over; returns how it ended (cause, SIP status and reason)."""
         await self._ended.wait()
-        cause = self.details.end_cause or EndCause.LOCAL_HANGUP
-        return Ended(cause)
+        return self.details.ended or Ended(EndCause.LOCAL_HANGUP)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        """This call's events from now on, until it ends."""
-        if self.ended:
-            return
-        async for event in self._events.subscribe():
-            yield event
+    def events(self) -> Subscription[CallEvent]:
+        """This call's events from this moment on, until it ends (``async for``)."""
+        return self._events.subscribe()
 
     # ---------------------------------------------------------------- actions
 
@@ -379,12 +376,16 @@ class Call:
 
         Raises:
             CallStateError: the call has no media, or is already being recorded.
-            AudioFileError: unknown suffix, or the file cannot be created.
+            RecordingError: unknown suffix, or the file cannot be created.
         """
         media = self._require_media()
         if self._recorder is not None:
             raise CallStateError(f"the call is already being recorded to {self._recorder.path}")
-        recorder = self._recorder = FileRecorder(path)
+        try:
+            recorder = FileRecorder(path)
+        except AudioFileError as exc:
+            raise RecordingError(str(exc)) from exc
+        self._recorder = recorder
 
         def sink(pcm: Pcm) -> None:
             # On the media loop: a failing disk must not stop the call's audio.
@@ -587,7 +588,8 @@ class Call:
             with anyio.CancelScope(shield=True):  # devices are released even when cancelled
                 await anyio.to_thread.run_sync(self.audio.close)
         self._ended.set()
-        self._emit(Ended(cause, status, reason_text))
+        ended = self.details.ended = Ended(cause, status, reason_text)
+        self._emit(ended)
         self._events.close()
 
 

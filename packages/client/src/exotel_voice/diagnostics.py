@@ -20,7 +20,6 @@ registered/unregistered + the user name, and ``udp``, ``tcp``, ``ipv6``, ``host`
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 import platform
@@ -29,6 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+import anyio.to_thread
 
 from exotel_voice.account import Account
 from exotel_voice.audio import audio_device_lock, process_audio_devices
@@ -50,6 +52,7 @@ from sipmedia import (
     probe_ice,
 )
 from sipmedia.devices import InputDevice, OutputDevice
+from sipmedia.loop import media_runner
 
 if TYPE_CHECKING:
     from exotel_voice.phone import Phone
@@ -246,7 +249,7 @@ class _DeviceCheck:
         self.device_id = device_id
         self.block_ms = block_ms
         self._devices = devices or process_audio_devices()
-        self._stopped = asyncio.Event()
+        self._stopped = anyio.Event()
         self.device_name: str | None = None
         """The device's name once opened."""
 
@@ -274,14 +277,14 @@ class _DeviceCheck:
         if self.stopped:
             return
         try:
-            device = await asyncio.to_thread(self._locked, self._open)
+            device = await anyio.to_thread.run_sync(self._locked, self._open)
         except AudioDeviceError as exc:
             raise MediaUnavailable(f"cannot open the {self._kind.value} device: {exc}") from exc
         self.device_name = device.device.name
         try:
             await self._measure(device, on_level)
         finally:
-            await asyncio.to_thread(self._locked, device.close)
+            await anyio.to_thread.run_sync(self._locked, device.close)
 
     @staticmethod
     def _locked(action: Callable[[], _T]) -> _T:
@@ -292,15 +295,18 @@ class _DeviceCheck:
         self, device: InputDevice | OutputDevice, on_level: Callable[[AudioLevel], object]
     ) -> None:
         meter = self._meter(device)
-        stopping = asyncio.ensure_future(self._stopped.wait())
-        stopping.add_done_callback(lambda _: meter.stop())
-        try:
+
+        async def stop_meter_when_asked() -> None:
+            await self._stopped.wait()
+            meter.stop()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_meter_when_asked)
             async for level in meter.levels():
                 if not device.active:
                     raise MediaUnavailable(f"the {self._kind.value} device stopped working")
                 on_level(level)
-        finally:
-            stopping.cancel()
+            tg.cancel_scope.cancel()
 
     def _meter(self, device: InputDevice | OutputDevice) -> LevelMeter | SpeakerTest:
         raise NotImplementedError
@@ -445,19 +451,28 @@ async def run_network_diagnostics(
     Returns:
         The ``NetworkReport``.
     """
-    gathering = asyncio.ensure_future(probe_ice(account.ice_servers, ice_timeout))
-    try:
+    gathered: list[IceProbeReport] = []
+
+    async def gather() -> None:
+        # aioice is asyncio-only: run it where the media runs (the phone's media loop, or
+        # a media runner of our own, which is a loop thread under trio).
+        runner = phone._media if phone is not None else media_runner()
+        try:
+            gathered.append(await runner.run(probe_ice, account.ice_servers, ice_timeout))
+        finally:
+            if phone is None:
+                await runner.aclose()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(gather)  # at the same time as the server check
         server = await check_server(account, timeout=timeout, report=report)
-    except BaseException:
-        gathering.cancel()
-        raise
-    _deliver(on_result, server)
-    registration = registration_result(account, phone is not None and phone.registered)
-    _note(report, f"user registration: {registration.status} ({registration.description})")
-    _deliver(on_result, registration)
-    for key in PROBE_KEYS:
-        _note(report, f"NETWORK EVENT =  {_EVENT_NAMES[key]}_TEST_STARTING")
-    ice = await gathering
+        _deliver(on_result, server)
+        registration = registration_result(account, phone is not None and phone.registered)
+        _note(report, f"user registration: {registration.status} ({registration.description})")
+        _deliver(on_result, registration)
+        for key in PROBE_KEYS:
+            _note(report, f"NETWORK EVENT =  {_EVENT_NAMES[key]}_TEST_STARTING")
+    ice = gathered[0]
     for line in ice.candidates:
         _note(report, f"Gathered candidate {line}")
     for url in ice.unanswered:

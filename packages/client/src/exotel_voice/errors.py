@@ -9,6 +9,7 @@ __all__ = [
     "RegistrationError",
     "ConnectionFailed",
     "MediaUnavailable",
+    "RecordingError",
 ]
 
 
@@ -44,6 +45,10 @@ class RegistrationError(ExotelVoiceError):
 
 class ConnectionFailed(ExotelVoiceError):
     """The SIP server could not be reached (or refused the WebSocket)."""
+
+
+class RecordingError(ExotelVoiceError):
+    """A recording could not be started (unknown file type, file not writable)."""
 
 
 class MediaUnavailable(ExotelVoiceError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -25,7 +25,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
-from exotel_voice._broadcast import Broadcast
+from exotel_voice._broadcast import Broadcast, Subscription
 from exotel_voice.account import Account
 from exotel_voice.audio import AudioConfig, CallAudio, open_call_audio
 from exotel_voice.call import Call, CallDirection
@@ -240,15 +240,16 @@ class Phone:
         """Calls not yet ended."""
         return [c for c in self._calls.values() if not c.ended]
 
-    async def events(self) -> AsyncIterator[PhoneEvent]:
-        """Phone events from now on (registration, connection, incoming calls)."""
-        async for event in self._events.subscribe():
-            yield event
+    def events(self) -> Subscription[PhoneEvent]:
+        """Phone events (registration, connection, incoming calls) from this moment on.
 
-    async def incoming(self) -> AsyncIterator[Call]:
-        """Incoming calls from now on, as they start ringing."""
-        async for call in self._incoming.subscribe():
-            yield call
+        It listens from the call of this method, not from the first iteration.
+        """
+        return self._events.subscribe()
+
+    def incoming(self) -> Subscription[Call]:
+        """Incoming calls from this moment on, as they start ringing (``async for``)."""
+        return self._incoming.subscribe()
 
     # ------------------------------------------------------------------ actions
 

@@ -12,11 +12,11 @@ stop with ``stop()``.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import anyio
 import numpy as np
 
 from sipmedia.pcm import SAMPLE_RATE, Pcm, rms_dbfs
@@ -127,14 +127,14 @@ class _Paced:
         return self._stopped
 
     async def _blocks(self) -> AsyncIterator[int]:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        # anyio, not asyncio: meters touch no aiortc object, so they run on trio too.
+        start = anyio.current_time()
         index = 0
         while True:
             index += 1
-            delay = start + index * self.block_ms / 1000 - loop.time()
+            delay = start + index * self.block_ms / 1000 - anyio.current_time()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await anyio.sleep(delay)
             if self.stopped:  # a property: stop() may run while we sleep
                 return
             yield index
