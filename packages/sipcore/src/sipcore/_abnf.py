@@ -1,7 +1,10 @@
 """The pieces of the RFC 3261 §25 grammar that sipcore's readers use, as regex strings.
 
 Each regex quotes the ABNF it implements. Where we are more liberal than the ABNF the
-comment says why (usually RFC 4475 or RFC 5118 asking for robustness).
+comment says why (usually RFC 4475 or RFC 5118 asking for robustness). Some are written
+for the speed of Python's backtracking engine (an unrolled loop, possessive quantifiers
+where giving characters back could never lead to a match); the comment then says which
+plainer regex they equal.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ __all__ = [
     "IPV4",
     "IPV6_REFERENCE",
     "PORT",
+    "PORT_16",
     "USER",
     "PASSWORD",
     "PARAM_CHARS",
     "HEADER_CHARS",
     "GEN_VALUE",
+    "PLAIN_PARAMS",
 ]
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )
@@ -35,7 +40,9 @@ WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 # quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
 # quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-QUOTED_STRING = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+# Written as the unrolled loop of "(?:[^"\\\r\n]|\\[^\r\n])*": the same strings, matched
+# without an alternation per character.
+QUOTED_STRING = r'"[^"\\\r\n]*+(?:\\[^\r\n][^"\\\r\n]*+)*+"'
 
 # SWS = [LWS]; after unfolding (§7.3.1) LWS is plain spaces and tabs.
 SWS = r"[ \t]*"
@@ -52,8 +59,11 @@ SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
 # hostname = *( domainlabel "." ) toplabel [ "." ]
 # domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
 # Liberal: we accept "_" as well, which real deployments put in host names.
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?"
-HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*\.?"
+# A label is "[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?", written as runs of label
+# characters joined by runs of hyphens: the same strings, and the same longest match,
+# found without backtracking.
+_LABEL = r"[A-Za-z0-9_]++(?:-++[A-Za-z0-9_]++)*+"
+HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*+\.?+"
 
 # IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT
 IPV4 = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
@@ -64,13 +74,23 @@ IPV6_REFERENCE = r"\[[0-9A-Fa-f:.]+\]"
 # port = 1*DIGIT
 PORT = r"[0-9]+"
 
+# A port the readers' fast paths take without converting it: 0..65535 in at most five
+# digits (a longer run, leading zeros and all, or a larger number takes the step-by-step
+# path, which converts and checks it).
+PORT_16 = (
+    r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+    r"(?![0-9])"
+)
+
 # user = 1*( unreserved / escaped / user-unreserved )
 # user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"
 # unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"
-USER = r"[A-Za-z0-9\-_.!~*'()%&=+$,;?/]+"
+# Possessive, as is PASSWORD: what follows either (":" or "@") is not one of its
+# characters, so giving characters back could never lead to a match.
+USER = r"[A-Za-z0-9\-_.!~*'()%&=+$,;?/]++"
 
 # password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
-PASSWORD = r"[A-Za-z0-9\-_.!~*'()%&=+$,]*"
+PASSWORD = r"[A-Za-z0-9\-_.!~*'()%&=+$,]*+"
 
 # paramchar = param-unreserved / unreserved / escaped
 # param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"
@@ -85,3 +105,9 @@ HEADER_CHARS = r"[A-Za-z0-9\-_.!~*'()%\[\]/?:+$]*"
 # not token characters) and received=[2001:db8::9:255], so any run of characters that
 # cannot end a parameter is accepted as a value.
 GEN_VALUE = r'"(?:[^"\\\r\n]|\\[^\r\n])*"|[^\s;,"<>]+'
+
+# *( SEMI generic-param ) as most stacks write it: no blanks, and values of printable
+# ASCII that GEN_VALUE's unquoted form accepts (%x21-7E but DQUOTE "," ";" "<" ">"), so
+# no ";" inside a name or value and no "=" inside a name. Atomic groups make each
+# parameter final once read, as the step-by-step reader (sipcore.params) makes it.
+PLAIN_PARAMS = rf"(?>;{TOKEN}(?:=[!#-+\--:=?-~]+)?)*+"

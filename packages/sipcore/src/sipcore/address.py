@@ -14,9 +14,10 @@ contains a comma, question mark or semicolon must be in name-addr form.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from sipcore import _abnf
+from sipcore._values import UNREAD, LazyValue, Unread
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.params import (
     Params,
@@ -25,12 +26,15 @@ from sipcore.params import (
     get_param,
     has_param,
     parse_params,
+    plain_param,
+    plain_param_pattern,
     quote,
     remove_param,
     replace_param,
+    split_plain_params,
     unquote,
 )
-from sipcore.uri import SipUri, Uri, parse_uri
+from sipcore.uri import SIP_URI, SipUri, Uri, parse_uri
 
 __all__ = ["NameAddress", "parse_name_address"]
 
@@ -40,24 +44,80 @@ _QUOTED_DISPLAY = re.compile(rf"{_abnf.SWS}({_abnf.QUOTED_STRING}){_abnf.SWS}<")
 # by "<" made the regex backtrack for minutes (a one-message denial of service).
 _TOKEN_DISPLAY = re.compile(rf"{_abnf.SWS}((?:{_abnf.TOKEN}(?:[ \t]+{_abnf.TOKEN})*)?){_abnf.SWS}<")
 _SIMPLE_TOKEN = re.compile(_abnf.TOKEN + r"\Z")
+# A name-addr with a SIP URI and plain header parameters, in one match:
+#   name-addr = [ display-name ] LAQUOT addr-spec RAQUOT   (then *( SEMI generic-param ))
+#   display-name = *(token LWS) / quoted-string
+# Groups: a quoted display name, a run of tokens, the URI, the header parameters. A
+# token holds no '"' or "<", and the URI no ">", so the display name and the
+# URI text are what the step-by-step path reads (the quoted string when the value starts
+# with '"', else the text before the first "<"; then the text up to the first ">"). The
+# atomic group keeps a long run of token characters linear (see _TOKEN_DISPLAY).
+_PLAIN_NAME_ADDR = re.compile(
+    rf"(?:({_abnf.QUOTED_STRING})|(?>({_abnf.TOKEN}(?:[ \t]+{_abnf.TOKEN})*))?){_abnf.SWS}"
+    rf"<({SIP_URI})>({_abnf.PLAIN_PARAMS})\Z"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class NameAddress:
+_TAG = plain_param_pattern("tag")
+_new = object.__new__
+
+
+class NameAddress(LazyValue):
     """An address with optional display name and header parameters.
 
-    ``params`` are the header parameters (``tag``, ``expires``, ``q``, ``+sip.instance``
-    ...), not the URI's own parameters.
+    A frozen value: ``NameAddress(uri, display_name=None, params=())``. ``params`` are the
+    header parameters (``tag``, ``expires``, ``q``, ``+sip.instance`` ...), not the URI's
+    own parameters.
+
+    Raises:
+        LocalProtocolError: the display name holds CR or LF.
     """
 
-    uri: Uri
-    display_name: str | None = None
-    """The display name, unquoted, or ``None``."""
-    params: Params = ()
+    __slots__ = ("_display_name", "_params", "_uri")
 
-    def __post_init__(self) -> None:
-        if self.display_name is not None:
-            check_header_text(self.display_name, "display name")
+    _FIELDS: ClassVar[tuple[str, ...]] = ("uri", "display_name", "params")
+    __match_args__ = ("uri", "display_name", "params")
+
+    _uri: Uri | Unread
+    _display_name: str | Unread | None
+    _params: Params | Unread
+
+    def __init__(self, uri: Uri, display_name: str | None = None, params: Params = ()) -> None:
+        if display_name is not None:
+            check_header_text(display_name, "display name")
+        self._uri = uri
+        self._display_name = display_name
+        self._params = params
+
+    @property
+    def uri(self) -> Uri:
+        """The address's URI."""
+        value = self._uri
+        if value is UNREAD:
+            value = self._uri = parse_uri(self._source[2])
+        return value
+
+    @property
+    def display_name(self) -> str | None:
+        """The display name, unquoted, or ``None``."""
+        value = self._display_name
+        if value is UNREAD:
+            quoted, tokens = self._source[0], self._source[1]
+            if quoted is not None:
+                value = unquote(quoted)
+            else:
+                value = " ".join(tokens.split()) if tokens else None
+            self._display_name = value
+        return value
+
+    @property
+    def params(self) -> Params:
+        """The header parameters in order, values as written."""
+        value = self._params
+        if value is UNREAD:
+            text = self._source[3]
+            value = self._params = split_plain_params(text) if text else ()
+        return value
 
     def param(self, name: str) -> str | None:
         """A header parameter's value, quotes removed (``""`` for a flag), or ``None``."""
@@ -70,7 +130,10 @@ class NameAddress:
     @property
     def tag(self) -> str | None:
         """The ``tag`` parameter (From/To, RFC 3261 §19.3)."""
-        return get_param(self.params, "tag")
+        params = self._params
+        if params is UNREAD:
+            return plain_param(self._source[3], _TAG)  # without reading every parameter
+        return get_param(params, "tag")
 
     @property
     def expires(self) -> int | None:
@@ -114,11 +177,11 @@ class NameAddress:
             check_header_text(value, f"parameter {name}")
         if not _SIMPLE_TOKEN.match(name):
             raise LocalProtocolError(f"not a parameter name: {name!r}")
-        return replace(self, params=replace_param(self.params, name, value))
+        return self._replace(params=replace_param(self.params, name, value))
 
     def without_param(self, name: str) -> NameAddress:
         """A copy without header parameter ``name``."""
-        return replace(self, params=remove_param(self.params, name))
+        return self._replace(params=remove_param(self.params, name))
 
     def __str__(self) -> str:
         # Always write name-addr form: it is unambiguous whatever the URI holds.
@@ -143,6 +206,14 @@ def parse_name_address(text: str, what: str = "address") -> NameAddress:
             an addr-spec whose URI holds ``?`` or ``,``...), status 400.
     """
     text = text.strip()
+    plain = _PLAIN_NAME_ADDR.match(text)
+    if plain is not None:
+        # A valid address: each field is read from the groups when first used.
+        address = _new(NameAddress)
+        address._source = plain.groups()
+        address._uri = address._display_name = address._params = UNREAD
+        return address
+    # Step by step: any other URI scheme, quoted parameters, addr-spec, errors.
     if not text:
         raise RemoteProtocolError(f"empty {what}")
     display: str | None = None

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sipcore import _abnf
+from sipcore._values import LazyValue
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.params import (
     Params,
@@ -46,6 +48,14 @@ _REASON = re.compile(rf"({_abnf.TOKEN})")
 # Session-Expires = ("Session-Expires" / "x") HCOLON delta-seconds *(SEMI se-params)
 _DELTA = re.compile(r"([0-9]+)")
 _DIGITS = re.compile(r"[0-9]+\Z")
+# A token list (Allow: ACK, INVITE, BYE):
+#   Allow = "Allow" HCOLON [Method *(COMMA Method)]; COMMA = SWS "," SWS
+# Its elements are exactly the tokens in it, in order (see parse_token_list).
+_TOKEN_LIST = re.compile(rf"{_S}{_abnf.TOKEN}(?:{_S},{_S}{_abnf.TOKEN})*{_S}\Z")
+_TOKEN = re.compile(_abnf.TOKEN)
+# Token characters and commas only: a token list without blanks if no comma is first,
+# last or doubled (checked beside it), whose elements are the text between the commas.
+_TOKENS_AND_COMMAS = re.compile(r"[A-Za-z0-9\-.!%*_+`'~,]+\Z")
 
 
 def parse_uint(text: str, what: str, maximum: int = MAX_UINT32) -> int:
@@ -55,6 +65,12 @@ def parse_uint(text: str, what: str, maximum: int = MAX_UINT32) -> int:
         RemoteProtocolError: not digits, or larger than ``maximum`` (RFC 4475 §3.1.2.4).
     """
     text = text.strip()
+    if len(text) <= 9 and text.isascii() and text.isdigit():
+        # Nine digits or fewer cannot overflow a bignum check; compare directly.
+        value = int(text)
+        if value > maximum:
+            raise RemoteProtocolError(f"{what} out of range (max {maximum}): {text[:30]!r}")
+        return value
     if not _DIGITS.match(text):
         raise RemoteProtocolError(f"{what} is not a non-negative integer: {text[:30]!r}")
     # A long run of digits is already too large; don't make Python build a bignum.
@@ -73,6 +89,18 @@ def parse_token_list(values: list[str], what: str) -> list[str]:
     """
     out: list[str] = []
     for value in values:
+        if (
+            _TOKENS_AND_COMMAS.match(value)
+            and value[0] != ","
+            and value[-1] != ","
+            and ",," not in value
+        ):
+            out += value.split(",")
+            continue
+        if _TOKEN_LIST.match(value):
+            # Only tokens, commas and blanks: the elements are the tokens themselves.
+            out += _TOKEN.findall(value)
+            continue
         if not value.strip():
             continue
         for item in split_commas(value):
@@ -82,18 +110,37 @@ def parse_token_list(values: list[str], what: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class CSeq:
-    """The CSeq header: sequence number and method (RFC 3261 §8.1.1.5)."""
+class CSeq(LazyValue):
+    """The CSeq header: sequence number and method (RFC 3261 §8.1.1.5).
 
-    seq: int
-    method: str
+    A frozen value: ``CSeq(seq, method)``.
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.seq <= MAX_UINT32:
-            raise LocalProtocolError(f"CSeq out of range: {self.seq}")
-        if not _TOKEN_RE.match(self.method):
-            raise LocalProtocolError(f"CSeq method is not a token: {self.method!r}")
+    Raises:
+        LocalProtocolError: ``seq`` is outside 0..2**32-1 or ``method`` is not a token.
+    """
+
+    __slots__ = ("_method", "_seq")
+
+    _FIELDS: ClassVar[tuple[str, ...]] = ("seq", "method")
+    __match_args__ = ("seq", "method")
+
+    def __init__(self, seq: int, method: str) -> None:
+        if not 0 <= seq <= MAX_UINT32:
+            raise LocalProtocolError(f"CSeq out of range: {seq}")
+        if not _TOKEN_RE.match(method):
+            raise LocalProtocolError(f"CSeq method is not a token: {method!r}")
+        self._seq = seq
+        self._method = method
+
+    @property
+    def seq(self) -> int:
+        """The sequence number."""
+        return self._seq
+
+    @property
+    def method(self) -> str:
+        """The method."""
+        return self._method
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
@@ -105,7 +152,13 @@ class CSeq:
         m = _CSEQ.match(text.strip())
         if m is None:
             raise RemoteProtocolError(f"malformed CSeq: {text[:40]!r}")
-        return cls(parse_uint(m.group(1), "CSeq"), m.group(2))
+        digits, method = m.groups()
+        # The regex and parse_uint check what __init__ checks (nine digits or fewer are
+        # in range as they are).
+        self = object.__new__(cls)
+        self._seq = int(digits) if len(digits) < 10 else parse_uint(digits, "CSeq")
+        self._method = method
+        return self
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"

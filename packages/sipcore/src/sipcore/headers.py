@@ -25,10 +25,17 @@ from sipcore.fields import (
     parse_token_list,
     parse_uint,
 )
-from sipcore.params import check_header_text, split_commas
+from sipcore.params import check_header_text, comma_items, split_commas
 from sipcore.via import Via, parse_via
 
-__all__ = ["Headers", "header_key", "canonical_name", "READERS", "LIST_HEADERS"]
+__all__ = [
+    "Headers",
+    "header_key",
+    "canonical_name",
+    "READERS",
+    "ONE_VALUE_READERS",
+    "LIST_HEADERS",
+]
 
 # RFC 3261 §7.3.3 compact forms, plus those registered later (RFC 3515, 3891, 3892,
 # 4028, 6665, 3841, 4474).
@@ -146,38 +153,23 @@ SINGLE_HEADERS = frozenset(
 )
 
 
-def _single(key: str, values: list[str]) -> str:
-    if len(values) > 1:
-        raise RemoteProtocolError(f"{canonical_name(key)} appears {len(values)} times")
-    return values[0]
-
-
-def _read_call_id(values: list[str]) -> str:
+def _read_call_id(value: str) -> str:
     # callid = word [ "@" word ]
-    value = _single("call-id", values)
     if not value or " " in value or "\t" in value:
         raise RemoteProtocolError(f"malformed Call-ID: {value[:40]!r}")
     return value
 
 
-def _read_address(key: str) -> Callable[[list[str]], NameAddress]:
+def _read_address(key: str) -> Callable[[str], NameAddress]:
     name = canonical_name(key)
-
-    def read(values: list[str]) -> NameAddress:
-        return parse_name_address(_single(key, values), name)
-
-    return read
+    return lambda value: parse_name_address(value, name)
 
 
 def _read_address_list(key: str) -> Callable[[list[str]], list[NameAddress]]:
     name = canonical_name(key)
 
     def read(values: list[str]) -> list[NameAddress]:
-        out: list[NameAddress] = []
-        for value in values:
-            for item in split_commas(value):
-                out.append(parse_name_address(item, name))
-        return out
+        return [parse_name_address(item, name) for value in values for item in comma_items(value)]
 
     return read
 
@@ -190,27 +182,21 @@ def _read_contact(values: list[str]) -> list[NameAddress]:
             if len(values) > 1:
                 raise RemoteProtocolError("Contact '*' must be the only Contact")
             return []
-        for item in split_commas(value):
-            out.append(parse_name_address(item, "Contact"))
+        out += [parse_name_address(item, "Contact") for item in comma_items(value)]
     return out
 
 
 def _read_via(values: list[str]) -> list[Via]:
-    return [parse_via(item) for value in values for item in split_commas(value)]
+    return [parse_via(item) for value in values for item in comma_items(value)]
 
 
-def _read_uint(key: str, maximum: int = 2**32 - 1) -> Callable[[list[str]], int]:
+def _read_uint(key: str, maximum: int = 2**32 - 1) -> Callable[[str], int]:
     name = canonical_name(key)
-
-    def read(values: list[str]) -> int:
-        return parse_uint(_single(key, values), name, maximum)
-
-    return read
+    return lambda value: parse_uint(value, name, maximum)
 
 
-def _read_expires(values: list[str]) -> int:
+def _read_expires(value: str) -> int:
     # RFC 3261 §20.19: "malformed values SHOULD be treated as equivalent to 3600".
-    value = _single("expires", values)
     try:
         return parse_uint(value, "Expires")
     except RemoteProtocolError:
@@ -219,41 +205,24 @@ def _read_expires(values: list[str]) -> int:
 
 def _read_tokens(key: str) -> Callable[[list[str]], list[str]]:
     name = canonical_name(key)
-
-    def read(values: list[str]) -> list[str]:
-        return parse_token_list(values, name)
-
-    return read
-
-
-def _read_single(key: str, parse: Callable[[str], Any]) -> Callable[[list[str]], Any]:
-    def read(values: list[str]) -> Any:
-        return parse(_single(key, values))
-
-    return read
+    return lambda values: parse_token_list(values, name)
 
 
 def _read_reasons(values: list[str]) -> list[Reason]:
-    return [Reason.parse(item) for value in values for item in split_commas(value)]
+    return [Reason.parse(item) for value in values for item in comma_items(value)]
 
 
 def _read_media_types(values: list[str]) -> list[MediaType]:
     return [
-        MediaType.parse(item) for value in values if value.strip() for item in split_commas(value)
+        MediaType.parse(item) for value in values if value.strip() for item in comma_items(value)
     ]
 
 
-READERS: dict[str, Callable[[list[str]], Any]] = {
+ONE_VALUE_READERS: dict[str, Callable[[str], Any]] = {
     "call-id": _read_call_id,
-    "cseq": _read_single("cseq", CSeq.parse),
-    "via": _read_via,
+    "cseq": CSeq.parse,
     "from": _read_address("from"),
     "to": _read_address("to"),
-    "contact": _read_contact,
-    "route": _read_address_list("route"),
-    "record-route": _read_address_list("record-route"),
-    "path": _read_address_list("path"),
-    "service-route": _read_address_list("service-route"),
     "refer-to": _read_address("refer-to"),
     "referred-by": _read_address("referred-by"),
     "max-forwards": _read_uint("max-forwards", 255),
@@ -261,20 +230,97 @@ READERS: dict[str, Callable[[list[str]], Any]] = {
     "expires": _read_expires,
     "min-expires": _read_uint("min-expires"),
     "min-se": _read_uint("min-se"),
+    "content-type": MediaType.parse,
+    "retry-after": RetryAfter.parse,
+    "event": EventHeader.parse,
+    "session-expires": SessionExpires.parse,
+}
+"""Readers of the headers that may appear once, by key; each takes that one value."""
+
+
+def _one_value(key: str, read: Callable[[str], Any]) -> Callable[[list[str]], Any]:
+    def read_values(values: list[str]) -> Any:
+        if len(values) > 1:
+            raise RemoteProtocolError(f"{canonical_name(key)} appears {len(values)} times")
+        return read(values[0])
+
+    return read_values
+
+
+READERS: dict[str, Callable[[list[str]], Any]] = {
+    **{key: _one_value(key, read) for key, read in ONE_VALUE_READERS.items()},
+    "via": _read_via,
+    "contact": _read_contact,
+    "route": _read_address_list("route"),
+    "record-route": _read_address_list("record-route"),
+    "path": _read_address_list("path"),
+    "service-route": _read_address_list("service-route"),
     "allow": _read_tokens("allow"),
     "supported": _read_tokens("supported"),
     "require": _read_tokens("require"),
     "proxy-require": _read_tokens("proxy-require"),
     "unsupported": _read_tokens("unsupported"),
     "allow-events": _read_tokens("allow-events"),
-    "content-type": _read_single("content-type", MediaType.parse),
     "accept": _read_media_types,
-    "retry-after": _read_single("retry-after", RetryAfter.parse),
     "reason": _read_reasons,
-    "event": _read_single("event", EventHeader.parse),
-    "session-expires": _read_single("session-expires", SessionExpires.parse),
 }
-"""Typed readers by header key; each takes every value of that header, in order."""
+"""Typed readers by header key; each takes every value of that header, in order (and
+never changes the list it is given)."""
+
+_DISPATCH = {key: (ONE_VALUE_READERS.get(key), read) for key, read in READERS.items()}
+"""Key -> (its reader of one value, or None; its reader of every value), for Headers."""
+
+
+def _spellings() -> dict[str, str]:
+    # The header names the message reader may take without checking them: every key sipcore
+    # knows plus the usual others, in lower case, the usual spelling and upper case, and
+    # the compact forms in both cases. All are tokens, and each maps to header_key(name).
+    keys = {
+        *READERS,
+        *LIST_HEADERS,
+        *SINGLE_HEADERS,
+        *COMPACT_FORMS.values(),
+        "user-agent",
+        "server",
+        "authorization",
+        "proxy-authorization",
+        "www-authenticate",
+        "proxy-authenticate",
+        "authentication-info",
+        "content-disposition",
+        "date",
+        "timestamp",
+        "organization",
+        "priority",
+        "mime-version",
+        "rseq",
+        "rack",
+        "sip-etag",
+        "sip-if-match",
+    }
+    names = {*keys, *COMPACT_FORMS}
+    spelled = {form for name in names for form in (name, name.upper(), canonical_name(name))}
+    return {name: header_key(name) for name in spelled if _TOKEN.match(name)}
+
+
+KNOWN_NAMES: dict[str, str] = _spellings()
+"""Header names as commonly written -> lookup key (a table for the message reader)."""
+
+
+Index = dict[str, str | list[str]]
+"""Header key -> its value, or the list of its values when there are several."""
+
+
+def index_value(index: Index, key: str, value: str) -> None:
+    """Add ``value`` to the values of ``key`` in ``index``."""
+    # (The message reader does the same inline, for speed.)
+    old = index.get(key)
+    if old is None:
+        index[key] = value
+    elif isinstance(old, str):
+        index[key] = [old, value]
+    else:
+        old.append(value)
 
 
 class Headers:
@@ -285,19 +331,28 @@ class Headers:
     can never add a header of its own (no header injection).
     """
 
-    __slots__ = ("_cache", "_entries")
+    __slots__ = ("_cache", "_entries", "_index")
+
+    # _entries: (name as written, key, value) in order; what is serialised.
+    # _index: key -> its value, or the list of its values in order when it has several
+    #         (see index_value); built from _entries on demand and dropped (None) when an
+    #         edit other than add() changes the entries.
+    # _cache: key -> typed value, popped when that key's entries change.
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._entries: list[tuple[str, str, str]] = []
+        self._index: Index | None = None
         self._cache: dict[str, Any] = {}
         for name, value in items:
             self.add(name, value)
 
     @classmethod
-    def _parsed(cls, entries: list[tuple[str, str, str]]) -> Headers:
-        # Fast path for the message reader, which has already checked names and values.
+    def _parsed(cls, entries: list[tuple[str, str, str]], index: Index | None = None) -> Headers:
+        # Fast path for the message reader, which has already checked names and values
+        # (and may pass the index it built in the same pass).
         self = cls.__new__(cls)
         self._entries = entries
+        self._index = index
         self._cache = {}
         return self
 
@@ -306,6 +361,41 @@ class Headers:
         if not _TOKEN.match(name):
             raise LocalProtocolError(f"not a header name: {name!r}")
         check_header_text(value, f"{name} header")
+
+    def _changed(self, key: str) -> None:
+        self._index = None
+        self._cache.pop(key, None)
+
+    def _built_index(self) -> Index:
+        index = self._index
+        if index is None:
+            index = {}
+            for _, key, value in self._entries:
+                index_value(index, key, value)
+            self._index = index
+        return index
+
+    def _values(self, key: str) -> list[str] | None:
+        """The values of ``key`` in order, or ``None`` if it is absent."""
+        values = self._built_index().get(key)
+        return [values] if isinstance(values, str) else values
+
+    def _typed(self, key: str) -> Any:
+        """``typed`` for a lookup key (the accessors' path)."""
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        read_one, read = _DISPATCH[key]
+        values = (self._index or self._built_index()).get(key)
+        if values is None:
+            value = None
+        elif isinstance(values, str):
+            # One value: a header that may appear once takes the shorter way.
+            value = read_one(values) if read_one is not None else read([values])
+        else:
+            value = read(values)
+        cache[key] = value
+        return value
 
     def add(self, name: str, value: str | object) -> None:
         """Append a header field at the end.
@@ -321,6 +411,8 @@ class Headers:
         self._check(name, text)
         key = header_key(name)
         self._entries.append((name, key, text))
+        if self._index is not None:
+            index_value(self._index, key, text)
         self._cache.pop(key, None)
 
     def prepend(self, name: str, value: str | object) -> None:
@@ -329,7 +421,7 @@ class Headers:
         self._check(name, text)
         key = header_key(name)
         self._entries.insert(0, (name, key, text))
-        self._cache.pop(key, None)
+        self._changed(key)
 
     def set(self, name: str, value: str | object) -> None:
         """Replace every field called ``name`` by one, where the first one was (or at the end)."""
@@ -348,13 +440,13 @@ class Headers:
         if not placed:
             new_entries.append((name, key, text))
         self._entries = new_entries
-        self._cache.pop(key, None)
+        self._changed(key)
 
     def remove(self, name: str) -> None:
         """Remove every field called ``name`` (no error if there is none)."""
         key = header_key(name)
         self._entries = [e for e in self._entries if e[1] != key]
-        self._cache.pop(key, None)
+        self._changed(key)
 
     def remove_first(self, name: str) -> None:
         """Remove the first field called ``name`` (a proxy popping its Via or a Route)."""
@@ -362,26 +454,23 @@ class Headers:
         for i, entry in enumerate(self._entries):
             if entry[1] == key:
                 del self._entries[i]
-                self._cache.pop(key, None)
+                self._changed(key)
                 return
 
     def get(self, name: str) -> str | None:
         """The first value of ``name``, or ``None``."""
-        key = header_key(name)
-        for entry in self._entries:
-            if entry[1] == key:
-                return entry[2]
-        return None
+        values = self._values(header_key(name))
+        return values[0] if values is not None else None
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in order, one per header line (not split on commas)."""
-        key = header_key(name)
-        return [e[2] for e in self._entries if e[1] == key]
+        values = self._values(header_key(name))
+        return list(values) if values is not None else []
 
     def values(self, name: str) -> list[str]:
         """Every element of ``name``, split on commas where its grammar is a list."""
         key = header_key(name)
-        raw = [e[2] for e in self._entries if e[1] == key]
+        raw = list(self._values(key) or ())
         if key not in LIST_HEADERS:
             return raw
         return [item for value in raw for item in split_commas(value)]
@@ -393,21 +482,12 @@ class Headers:
             RemoteProtocolError: the header is malformed or repeated where it may not be.
             KeyError: no reader is defined for ``name``.
         """
-        key = header_key(name)
-        cache = self._cache
-        if key in cache:
-            return cache[key]
-        reader = READERS[key]
-        raw = [e[2] for e in self._entries if e[1] == key]
-        value = reader(raw) if raw else None
-        cache[key] = value
-        return value
+        return self._typed(header_key(name))
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = header_key(name)
-        return any(e[1] == key for e in self._entries)
+        return header_key(name) in self._built_index()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """``(name, value)`` pairs in order, names as written."""

@@ -10,6 +10,7 @@ message is cheap to route on its core fields. Every failure is a
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sipcore import _abnf
 from sipcore.address import NameAddress
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.fields import CSeq, MediaType, parse_uint
-from sipcore.headers import COMPACT_FORMS, READERS, Headers, canonical_name
+from sipcore.headers import COMPACT_FORMS, KNOWN_NAMES, READERS, Headers, Index, canonical_name
 from sipcore.params import check_header_text
 from sipcore.status import reason_phrase
 from sipcore.uri import Uri, parse_uri
@@ -32,6 +33,12 @@ _VERSION = re.compile(_abnf.SIP_VERSION + r"\Z")
 _HEADER_NAME = re.compile(_abnf.TOKEN + r"\Z")
 _STRAY_CR = re.compile(r"\r(?!\n)")
 _KNOWN_KEYS = frozenset(READERS)
+_KEY = operator.itemgetter(1)
+# The methods of RFC 3261 and its extensions, which _METHOD would accept anyway.
+_KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
+     "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"}
+)  # fmt: skip
 _SECRET_PARAM = re.compile(r'(\bresponse\s*=\s*)("[^"]*"|[^\s,]+)', re.IGNORECASE)
 
 
@@ -73,45 +80,53 @@ class Message:
     # -- the core fields -------------------------------------------------------------
 
     def _required(self, key: str) -> Any:
-        value = self.headers.typed(key)
+        value = self.headers._typed(key)
         if value is None:
-            raise RemoteProtocolError(f"missing {canonical_name(key)} header")
+            raise _missing(key)
         return value
 
     @property
     def call_id(self) -> str:
         """The Call-ID (RFC 3261 §8.1.1.4)."""
-        value: str = self._required("call-id")
+        value: str | None = self.headers._typed("call-id")
+        if value is None:
+            raise _missing("call-id")
         return value
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq: ``.seq`` and ``.method`` (§8.1.1.5)."""
-        value: CSeq = self._required("cseq")
+        value: CSeq | None = self.headers._typed("cseq")
+        if value is None:
+            raise _missing("cseq")
         return value
 
     @property
     def via(self) -> list[Via]:
         """Every Via value, top first (empty if there is none)."""
-        value: list[Via] | None = self.headers.typed("via")
+        value: list[Via] | None = self.headers._typed("via")
         return value if value is not None else []
 
     @property
     def from_(self) -> NameAddress:
         """The From address (``.tag``, ``.uri``, ``.display_name``)."""
-        value: NameAddress = self._required("from")
+        value: NameAddress | None = self.headers._typed("from")
+        if value is None:
+            raise _missing("from")
         return value
 
     @property
     def to(self) -> NameAddress:
         """The To address (``.tag``, ``.uri``, ``.display_name``)."""
-        value: NameAddress = self._required("to")
+        value: NameAddress | None = self.headers._typed("to")
+        if value is None:
+            raise _missing("to")
         return value
 
     @property
     def contact(self) -> list[NameAddress]:
         """Every Contact (empty if none or if the Contact is the ``*`` wildcard)."""
-        value: list[NameAddress] | None = self.headers.typed("contact")
+        value: list[NameAddress] | None = self.headers._typed("contact")
         return value if value is not None else []
 
     @property
@@ -123,31 +138,31 @@ class Message:
     @property
     def route(self) -> list[NameAddress]:
         """The Route set in order (empty if none)."""
-        value: list[NameAddress] | None = self.headers.typed("route")
+        value: list[NameAddress] | None = self.headers._typed("route")
         return value if value is not None else []
 
     @property
     def record_route(self) -> list[NameAddress]:
         """The Record-Route values in order (empty if none)."""
-        value: list[NameAddress] | None = self.headers.typed("record-route")
+        value: list[NameAddress] | None = self.headers._typed("record-route")
         return value if value is not None else []
 
     @property
     def max_forwards(self) -> int | None:
         """Max-Forwards (0..255), or ``None`` if absent."""
-        value: int | None = self.headers.typed("max-forwards")
+        value: int | None = self.headers._typed("max-forwards")
         return value
 
     @property
     def expires(self) -> int | None:
         """Expires in seconds, or ``None`` (malformed values read as 3600, §20.19)."""
-        value: int | None = self.headers.typed("expires")
+        value: int | None = self.headers._typed("expires")
         return value
 
     @property
     def content_type(self) -> MediaType | None:
         """Content-Type, or ``None``."""
-        value: MediaType | None = self.headers.typed("content-type")
+        value: MediaType | None = self.headers._typed("content-type")
         return value
 
     def typed(self, name: str) -> Any:
@@ -181,11 +196,18 @@ class Message:
                 malformed header, 505 for another SIP version).
         """
         _check_version(self.sip_version)
-        for key in set(self.headers.keys()) & _KNOWN_KEYS:
-            self.headers.typed(key)
+        headers = self.headers
+        cache = headers._cache
+        # (The same set as set(headers.keys()) & _KNOWN_KEYS, in the same order.)
+        for key in set(map(_KEY, headers._entries)) & _KNOWN_KEYS:
+            if key not in cache:
+                headers._typed(key)
+        # Every header present is now in the cache, read (an absent one may be cached as
+        # None, and no reader gives None or an empty Via list).
         for key in ("call-id", "cseq", "from", "to"):
-            self._required(key)
-        if not self.via:
+            if cache.get(key) is None:
+                raise _missing(key)
+        if not cache.get("via"):
             raise RemoteProtocolError("missing Via header")
 
     # -- writing ---------------------------------------------------------------------
@@ -303,11 +325,10 @@ class Request(Message):
         """
         _ = self.uri
         super().validate()
-        if self.cseq.method != self.method:
+        cseq: CSeq = self.headers._cache["cseq"]
+        if cseq.method != self.method:
             # RFC 3261 §8.1.1.5: "The method MUST match that of the request."
-            raise RemoteProtocolError(
-                f"CSeq method {self.cseq.method!r} does not match {self.method!r}"
-            )
+            raise RemoteProtocolError(f"CSeq method {cseq.method!r} does not match {self.method!r}")
 
     def __repr__(self) -> str:
         call_id = self.headers.get("call-id")
@@ -380,6 +401,10 @@ class Response(Message):
         return f"<Response {self.status_code} {self.reason} call-id={call_id!r}>"
 
 
+def _missing(key: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"missing {canonical_name(key)} header")
+
+
 def parse_message(data: bytes, *, limits: ParseLimits = DEFAULT_LIMITS) -> Request | Response:
     """Read one SIP message from a whole datagram or WebSocket message.
 
@@ -430,14 +455,19 @@ def _parse(data: bytes, limits: ParseLimits) -> Request | Response:
     head = data[start:end].decode("utf-8", "surrogateescape")
     if not head:
         raise RemoteProtocolError("empty message")
-    lines = head.split("\n")
-    if "\r" in head:
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        if _STRAY_CR.search(head):
-            raise RemoteProtocolError("bare CR in header section")
-    entries = _read_header_lines(lines, limits)
-    headers = Headers._parsed(entries)
-    body = _read_body(data, body_start, headers)
+    lines = head.split("\r\n")
+    joined = "".join(lines)
+    if "\n" in joined or "\r" in joined:
+        # Not every line ends in CRLF: some end in a bare LF, or a CR stands alone. (Else
+        # every CR and every LF belonged to one of the CRLFs split on.)
+        lines = head.split("\n")
+        if "\r" in head:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+            if _STRAY_CR.search(head):
+                raise RemoteProtocolError("bare CR in header section")
+    entries, index = _read_header_lines(lines, limits, len(head))
+    headers = Headers._parsed(entries, index)
+    body = _read_body(data, body_start, headers, index)
     first = lines[0]
     # RFC 3261 §7.1: "The SIP-Version string is case-insensitive" (so "sIP/2.0 200 OK" is
     # a Status-Line, not a request with a strange method).
@@ -446,52 +476,94 @@ def _parse(data: bytes, limits: ParseLimits) -> Request | Response:
     return _read_request_line(first, headers, body)
 
 
-def _read_header_lines(lines: list[str], limits: ParseLimits) -> list[tuple[str, str, str]]:
+def _read_header_lines(
+    lines: list[str], limits: ParseLimits, size: int
+) -> tuple[list[tuple[str, str, str]], Index]:
+    """The header fields of ``lines`` (the start line first), ``size`` characters in all,
+    and their index (see ``Headers``)."""
     entries: list[tuple[str, str, str]] = []
-    known = READERS
+    index: Index = {}
+    add_entry = entries.append
+    known = KNOWN_NAMES
     max_length = limits.max_header_length
+    max_headers = limits.max_headers
+    # No line, and no value unfolded from several, is longer than the whole section; and
+    # continuation lines add no field. So most sections need no limit checked line by line.
+    check_limits = size > max_length or len(lines) - 1 > max_headers
     for line in lines[1:]:
-        if not line:
-            raise RemoteProtocolError("empty line inside header section")
-        if line[0] in " \t":
-            # §7.3.1: a line starting with whitespace continues the previous one.
-            if not entries:
-                raise RemoteProtocolError("continuation line before any header")
-            name, key, value = entries[-1]
-            folded = line.strip()
-            if folded:
-                # "replacing ... any folding LWS ... with a single SP"; a whitespace-only
-                # continuation adds nothing (a trailing SP would not survive re-parsing).
-                value = f"{value} {folded}" if value else folded
-            if len(value) > max_length:
+        # The usual line: "Known-Name: value". A known name holds no colon, so it is all
+        # that comes before the first ":", and the value after ": " strips as after ":".
+        name, sep, value = line.partition(": ")
+        try:
+            key = known[name]
+        except KeyError:
+            key = ""
+        if not (key and sep):
+            # Anything else: no blank after the colon, blanks before it, a name the table
+            # does not list, a continuation, an empty line, a line without a colon.
+            name, sep, value = line.partition(":")
+            if not line:
+                raise RemoteProtocolError("empty line inside header section")
+            if line[0] in " \t":
+                _unfold(line, entries, index, max_length)
+                continue
+            if not sep:
+                raise RemoteProtocolError(f"header line without ':': {line[:40]!r}")
+            name = name.rstrip(" \t")
+            lname = name.lower()
+            key = COMPACT_FORMS.get(lname, lname)
+            if key not in READERS and not _HEADER_NAME.match(name):
+                raise RemoteProtocolError(f"invalid header name {name[:40]!r}")
+        if check_limits:
+            if len(line) > max_length:
                 raise RemoteProtocolError(f"{name} header longer than {max_length}")
-            entries[-1] = (name, key, value)
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise RemoteProtocolError(f"header line without ':': {line[:40]!r}")
-        name = name.rstrip(" \t")
-        lname = name.lower()
-        key = COMPACT_FORMS.get(lname, lname)
-        if key not in known and not _HEADER_NAME.match(name):
-            raise RemoteProtocolError(f"invalid header name {name[:40]!r}")
-        if len(line) > max_length:
-            raise RemoteProtocolError(f"{name} header longer than {max_length}")
-        entries.append((name, key, value.strip()))
-        if len(entries) > limits.max_headers:
-            raise RemoteProtocolError(f"more than {limits.max_headers} header fields")
-    return entries
+            if len(entries) == max_headers:
+                raise RemoteProtocolError(f"more than {max_headers} header fields")
+        value = value.strip()
+        add_entry((name, key, value))
+        # index_value(index, key, value), inline:
+        if key in index:
+            old = index[key]
+            if isinstance(old, str):
+                index[key] = [old, value]
+            else:
+                old.append(value)
+        else:
+            index[key] = value
+    return entries, index
 
 
-def _read_body(data: bytes, body_start: int, headers: Headers) -> bytes:
-    lengths = headers.get_all("content-length")
-    if not lengths:
+def _unfold(line: str, entries: list[tuple[str, str, str]], index: Index, max_length: int) -> None:
+    # §7.3.1: a line starting with whitespace continues the previous one.
+    if not entries:
+        raise RemoteProtocolError("continuation line before any header")
+    name, key, value = entries[-1]
+    folded = line.strip()
+    if folded:
+        # "replacing ... any folding LWS ... with a single SP"; a whitespace-only
+        # continuation adds nothing (a trailing SP would not survive re-parsing).
+        value = f"{value} {folded}" if value else folded
+    if len(value) > max_length:
+        raise RemoteProtocolError(f"{name} header longer than {max_length}")
+    entries[-1] = (name, key, value)
+    old = index[key]
+    if isinstance(old, str):
+        index[key] = value
+    else:
+        old[-1] = value
+
+
+def _read_body(data: bytes, body_start: int, headers: Headers, index: Index) -> bytes:
+    lengths = index.get("content-length")
+    if lengths is None:
         return data[body_start:]
-    if len({v.strip() for v in lengths}) > 1:
+    if isinstance(lengths, str):
+        length = parse_uint(lengths, "Content-Length")
+        headers._cache["content-length"] = length  # what typed("content-length") reads
+    elif len({v.strip() for v in lengths}) > 1:
         # RFC 4475 §3.3.9: conflicting lengths leave the framing undefined.
         raise RemoteProtocolError("conflicting Content-Length values")
-    length = headers.typed("content-length") if len(lengths) == 1 else None
-    if length is None:
+    else:
         length = parse_uint(lengths[0], "Content-Length")
     available = len(data) - body_start
     if length > available:
@@ -510,9 +582,9 @@ def _read_request_line(line: str, headers: Headers, body: bytes) -> Request:
     if len(parts) != 3:
         raise RemoteProtocolError(f"malformed Request-Line: {line[:60]!r}")
     method, uri_text, version = parts
-    if not _METHOD.match(method):
+    if method not in _KNOWN_METHODS and not _METHOD.match(method):
         raise RemoteProtocolError(f"invalid method {method[:30]!r}")
-    if not _VERSION.match(version):
+    if version != "SIP/2.0" and not _VERSION.match(version):
         raise RemoteProtocolError(f"malformed SIP version {version[:20]!r}")
     return Request._parsed(method, uri_text, version, headers, body)
 
@@ -521,7 +593,7 @@ def _read_status_line(line: str, headers: Headers, body: bytes) -> Response:
     # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
     version, _, rest = line.partition(" ")
     code_text, _, reason = rest.partition(" ")
-    if not _VERSION.match(version):
+    if version != "SIP/2.0" and not _VERSION.match(version):
         raise RemoteProtocolError(f"malformed SIP version {version[:20]!r}")
     if len(code_text) != 3 or not code_text.isdigit() or not 100 <= int(code_text) <= 699:
         raise RemoteProtocolError(f"invalid status code {code_text[:20]!r}")
@@ -554,6 +626,6 @@ def salvage_headers(data: bytes, *, limits: ParseLimits = DEFAULT_LIMITS) -> Hea
             # A bare CR inside a header value could not be echoed in a response (it would
             # end the header line there: header injection); parse_message refuses it too.
             return None
-        return Headers._parsed(_read_header_lines(lines, limits))
+        return Headers._parsed(*_read_header_lines(lines, limits, len(head)))
     except RemoteProtocolError:
         return None

@@ -26,6 +26,10 @@ __all__ = [
     "quote_if_needed",
     "unquote",
     "split_commas",
+    "comma_items",
+    "split_plain_params",
+    "plain_param",
+    "plain_param_pattern",
     "check_header_text",
 ]
 
@@ -37,6 +41,10 @@ _PARAM = re.compile(
     rf"{_abnf.SWS};{_abnf.SWS}({_abnf.TOKEN})(?:{_abnf.SWS}={_abnf.SWS}({_abnf.GEN_VALUE}))?"
 )
 _TRAILING_SPACE = re.compile(_abnf.SWS + r"$")
+# The usual shape of a parameter list: ";name=value;flag", no whitespace, no quoted value.
+# Splitting such text on ";" and then at the first "=" reads exactly the pairs the _PARAM
+# loop reads (split_plain_params).
+_PLAIN_PARAMS = re.compile(_abnf.PLAIN_PARAMS + r"\Z")
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9\-.!%*_+`'~]")
 _FORBIDDEN_TEXT = re.compile(r"[\r\n]")
@@ -58,9 +66,13 @@ def parse_params(text: str, start: int = 0, what: str = "header") -> Params:
     Raises:
         RemoteProtocolError: a parameter is empty (``;;``) or malformed (status 400).
     """
+    end = len(text)
+    if start >= end:
+        return ()
+    if _PLAIN_PARAMS.match(text, start):
+        return split_plain_params(text[start:])
     params: list[tuple[str, str | None]] = []
     pos = start
-    end = len(text)
     match = _PARAM.match
     while pos < end:
         m = match(text, pos)
@@ -70,6 +82,15 @@ def parse_params(text: str, start: int = 0, what: str = "header") -> Params:
             raise RemoteProtocolError(f"malformed parameter in {what}: {text[pos:][:40]!r}")
         params.append((m.group(1), m.group(2)))
         pos = m.end()
+    return tuple(params)
+
+
+def split_plain_params(text: str) -> Params:
+    """The pairs of text that matches ``_abnf.PLAIN_PARAMS`` (the caller checked it)."""
+    params: list[tuple[str, str | None]] = []
+    for item in text.split(";")[1:]:
+        name, eq, value = item.partition("=")
+        params.append((name, value if eq else None))
     return tuple(params)
 
 
@@ -85,9 +106,32 @@ def get_param(params: Params, name: str) -> str | None:
     """
     lname = name.lower()
     for n, v in params:
-        if n.lower() == lname:
-            return "" if v is None else unquote(v)
+        if n == lname or n.lower() == lname:
+            if v is None:
+                return ""
+            return unquote(v) if v[:1] == '"' else v
     return None
+
+
+def plain_param_pattern(name: str) -> re.Pattern[str]:
+    """The pattern ``plain_param`` takes to find parameter ``name``."""
+    # A name is an ASCII token: compared without case as get_param compares it.
+    return re.compile(rf";{re.escape(name)}(?:=([^;]*))?(?![^;])", re.IGNORECASE | re.ASCII)
+
+
+def plain_param(text: str | None, pattern: re.Pattern[str]) -> str | None:
+    """``get_param`` on text that matched ``_abnf.PLAIN_PARAMS``, without splitting it.
+
+    Every ";" in such text starts a parameter and no value holds one or is quoted, so the
+    first match of ``plain_param_pattern(name)`` is the first parameter called ``name``.
+    """
+    if not text:
+        return None
+    m = pattern.search(text)
+    if m is None:
+        return None
+    value: str | None = m.group(1)
+    return "" if value is None else value
 
 
 def has_param(params: Params, name: str) -> bool:
@@ -144,6 +188,19 @@ def unquote(text: str) -> str:
         inner = text[1:-1]
         return _QUOTED_PAIR.sub(r"\1", inner) if "\\" in inner else inner
     return text
+
+
+def comma_items(value: str) -> list[str]:
+    """``split_commas`` as a list, with a fast path for values without quotes or ``<...>``.
+
+    Without ``"`` or ``<`` every comma separates two elements, so ``str.split`` finds the
+    same elements as the character walk.
+    """
+    if "," not in value:
+        return [value.strip()]
+    if '"' not in value and "<" not in value:
+        return [item.strip() for item in value.split(",")]
+    return list(split_commas(value))
 
 
 def split_commas(value: str) -> Iterator[str]:

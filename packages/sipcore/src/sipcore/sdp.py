@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, Final, Self, TypeAlias, TypeVar
 
@@ -339,6 +339,11 @@ def _rank(line: Line) -> int:
     return _RANK.get(line.type, _UNKNOWN_RANK)
 
 
+# The newline before each line that is not an attribute with a name (a=<name>...): the
+# lines SessionDescription.parse must read. Group 1 is the line, without its CR.
+_OTHER_LINES: Final = re.compile(r"\n(?!a=[^:\r\n])([^\r\n]*)")
+_STRAY_CR: Final = re.compile(r"\r(?!\n)")
+
 # Trusted constructors for the parser: the reader has checked what __post_init__ checks.
 
 
@@ -366,21 +371,25 @@ def _read_origin(value: str) -> Origin:
     if not _digits(parts[2], 64):
         raise _Malformed("o= sess-version is not a number")
     origin = object.__new__(Origin)
-    for name, item in zip(
-        ("username", "sess_id", "nettype", "addrtype", "address"),
-        (parts[0], parts[1], parts[3], parts[4], parts[5]),
-        strict=True,
-    ):
-        _setattr(origin, name, item)
+    _setattr(origin, "username", parts[0])
+    _setattr(origin, "sess_id", parts[1])
     _setattr(origin, "sess_version", int(parts[2]))
+    _setattr(origin, "nettype", parts[3])
+    _setattr(origin, "addrtype", parts[4])
+    _setattr(origin, "address", parts[5])
     return origin
 
 
-def _read_connection(value: str) -> Connection:
+def _connection_parts(value: str) -> list[str]:
     # connection-field = %s"c" "=" nettype SP addrtype SP connection-address CRLF
     parts = value.split()
     if len(parts) != 3:
         raise _Malformed("c= needs 3 fields: nettype addrtype address")
+    return parts
+
+
+def _read_connection(value: str) -> Connection:
+    parts = _connection_parts(value)
     connection = object.__new__(Connection)
     _setattr(connection, "nettype", parts[0])
     _setattr(connection, "addrtype", parts[1])
@@ -388,24 +397,34 @@ def _read_connection(value: str) -> Connection:
     return connection
 
 
-def _read_bandwidth(value: str) -> Bandwidth:
+def _bandwidth_parts(value: str) -> tuple[str, str]:
     # bandwidth-field = %s"b" "=" bwtype ":" bandwidth CRLF
     # bwtype = token; bandwidth = 1*DIGIT
     bwtype, colon, amount = value.partition(":")
     bwtype, amount = bwtype.strip(), amount.strip()
     if not colon or not _is_token(bwtype) or not _digits(amount, 20):
         raise _Malformed("b= must be <bwtype>:<number>")
+    return bwtype, amount
+
+
+def _read_bandwidth(value: str) -> Bandwidth:
+    bwtype, amount = _bandwidth_parts(value)
     bandwidth = object.__new__(Bandwidth)
     _setattr(bandwidth, "bwtype", bwtype)
     _setattr(bandwidth, "bandwidth", int(amount))
     return bandwidth
 
 
-def _read_timing(value: str) -> Timing:
+def _timing_parts(value: str) -> list[str]:
     # time-field = %s"t" "=" start-time SP stop-time; start-time = time / "0"
     parts = value.split()
     if len(parts) != 2 or not _digits(parts[0], 20) or not _digits(parts[1], 20):
         raise _Malformed("t= must be <start-time> <stop-time>")
+    return parts
+
+
+def _read_timing(value: str) -> Timing:
+    parts = _timing_parts(value)
     timing = object.__new__(Timing)
     _setattr(timing, "start", int(parts[0]))
     _setattr(timing, "stop", int(parts[1]))
@@ -415,6 +434,10 @@ def _read_timing(value: str) -> Timing:
 _READERS: Final[Mapping[str, Callable[[str], Line]]] = MappingProxyType(
     {"c": _read_connection, "b": _read_bandwidth, "t": _read_timing}
 )
+_CHECKS: Final[Mapping[str, Callable[[str], object]]] = MappingProxyType(
+    {"c": _connection_parts, "b": _bandwidth_parts, "t": _timing_parts}
+)
+"""What the readers check, without making the line (SessionDescription.parse)."""
 
 
 def _read_media(value: str) -> MediaDescription:
@@ -436,8 +459,47 @@ def _read_media(value: str) -> MediaDescription:
     media.proto = parts[2]
     media.formats = parts[3:]
     media.port_count = port_count
-    media.lines = []
+    media._lines = None
+    media._text = ""
     return media
+
+
+def _line_type(line: str) -> str:
+    """The type letter of a line after the fixed ones of a level (``""`` if it is empty).
+
+    Raises:
+        _Malformed: not a ``<type>=<value>`` line, or an ``a=`` line without a name.
+    """
+    if line.startswith("a="):
+        # attribute = (attribute-name ":" attribute-value) / attribute-name
+        if line[2:3] in ("", ":"):
+            raise _Malformed("a= line without an attribute name")
+        return "a"
+    if not line:
+        return ""
+    kind = line[0]
+    if line[1:2] != "=" or kind not in _ASCII_LETTERS:
+        raise _Malformed("not a <type>=<value> line")
+    return kind
+
+
+def _read_lines(text: str) -> list[Line]:
+    """The line objects of a level's text, which ``SessionDescription.parse`` checked
+    (every CR in it ends a line, so dropping them leaves LF line ends)."""
+    lines: list[Line] = []
+    append = lines.append
+    for line in text.replace("\r", "").split("\n"):
+        if line.startswith("a="):
+            name, colon, rest = line[2:].partition(":")
+            attribute = object.__new__(Attribute)
+            _setattr(attribute, "name", name)
+            _setattr(attribute, "value", rest if colon else None)
+            append(attribute)
+        elif line:
+            kind = line[0]
+            reader = _READERS.get(kind)
+            append(reader(line[2:]) if reader is not None else _new_field(kind, line[2:]))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------
@@ -1061,11 +1123,44 @@ STATIC_PAYLOAD_TYPES: Final[Mapping[int, tuple[str, int, int | None]]] = Mapping
 
 
 class _Section:
-    """Attribute and line helpers over ``self.lines`` (session level and media level)."""
+    """Attribute and line helpers over ``self.lines`` (session level and media level).
 
-    __slots__ = ()
+    A parsed level keeps its lines as the text ``parse`` checked (``_text``) until
+    ``lines`` is first read; then they become line objects (``_lines``), which are what
+    every edit changes.
+    """
 
-    lines: list[Line]
+    __slots__ = ("_lines", "_text")
+
+    _FIELDS: ClassVar[tuple[str, ...]]
+    _lines: list[Line] | None
+    _text: str
+
+    @property
+    def lines(self) -> list[Line]:
+        """Every line of this level after its fixed ones, in order."""
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = _read_lines(self._text)
+            self._text = ""
+        return lines
+
+    @lines.setter
+    def lines(self, value: list[Line]) -> None:
+        self._lines = value
+        self._text = ""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        fields = self._FIELDS
+        return [getattr(self, name) for name in fields] == [getattr(other, name) for name in fields]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"{type(self).__qualname__}({fields})"
 
     # -- attributes ----------------------------------------------------------------------
 
@@ -1381,12 +1476,24 @@ class _Section:
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class MediaDescription(_Section):
     """One ``m=`` section (RFC 8866 §5.14) and the lines after it.
 
     ``m=<media> <port>[/<port count>] <proto> <fmt> ...``
+
+    ``MediaDescription(media, port, proto, formats, port_count=None, lines=[])``; mutable,
+    compared by its fields.
+
+    Raises:
+        LocalProtocolError: a field does not fit the m= line's grammar.
     """
+
+    __slots__ = ("formats", "media", "port", "port_count", "proto")
+
+    _FIELDS: ClassVar[tuple[str, ...]] = (
+        "media", "port", "proto", "formats", "port_count", "lines"
+    )  # fmt: skip
+    __match_args__ = ("media", "port", "proto", "formats", "port_count", "lines")
 
     media: str
     """``audio``, ``video``, ``application``..."""
@@ -1396,21 +1503,34 @@ class MediaDescription(_Section):
     """``RTP/AVP``, ``UDP/TLS/RTP/SAVPF``, ``UDP/DTLS/SCTP``..."""
     formats: list[str]
     """The format list as written (RTP payload type numbers, or e.g. ``webrtc-datachannel``)."""
-    port_count: int | None = None
+    port_count: int | None
     """The ``/<number of ports>`` of the m= line, if written."""
-    lines: list[Line] = field(default_factory=list)
-    """Every line after ``m=``, in order."""
 
-    def __post_init__(self) -> None:
-        _check_token(self.media, "m= media")
-        _check_port(self.port, "m= port")
-        if self.port_count is not None:
-            _check_port(self.port_count, "m= port count", low=1)
-        _check_token(self.proto, "m= proto")
-        if not self.formats:
+    def __init__(  # noqa: PLR0917 (the positional signature of the dataclass it was)
+        self,
+        media: str,
+        port: int,
+        proto: str,
+        formats: list[str],
+        port_count: int | None = None,
+        lines: list[Line] | None = None,
+    ) -> None:
+        _check_token(media, "m= media")
+        _check_port(port, "m= port")
+        if port_count is not None:
+            _check_port(port_count, "m= port count", low=1)
+        _check_token(proto, "m= proto")
+        if not formats:
             raise LocalProtocolError("m= needs at least one format (RFC 8866 §5.14)")
-        for fmt in self.formats:
+        for fmt in formats:
             _check_token(fmt, "m= format")
+        self.media = media
+        self.port = port
+        self.proto = proto
+        self.formats = formats
+        self.port_count = port_count
+        self._lines = lines if lines is not None else []
+        self._text = ""
 
     def m_line(self) -> str:
         """The ``m=`` line as written, without its line end."""
@@ -1513,7 +1633,6 @@ class MediaDescription(_Section):
         return bool(self.telephone_events)
 
 
-@dataclass(slots=True)
 class SessionDescription(_Section):
     """A whole SDP description (RFC 8866 §5).
 
@@ -1521,22 +1640,41 @@ class SessionDescription(_Section):
     after ``s=`` in order (the optional fields, ``t=``, session attributes, unknown
     lines); ``media`` holds the ``m=`` sections.
 
+    ``SessionDescription(origin, session_name="-", lines=[Timing(0, 0)], media=[])``.
     Mutable on purpose: offer/answer code edits descriptions. Value objects inside it
     (every line) are frozen, so ``copy()`` only has to copy lists.
+
+    Raises:
+        LocalProtocolError: ``origin`` is not an ``Origin`` or the session name holds CR,
+            LF or NUL.
     """
 
+    __slots__ = ("media", "origin", "session_name")
+
+    _FIELDS: ClassVar[tuple[str, ...]] = ("origin", "session_name", "lines", "media")
+    __match_args__ = ("origin", "session_name", "lines", "media")
+
     origin: Origin
-    session_name: str = "-"
+    session_name: str
     """The ``s=`` text (RFC 8866 §5.3), as written; ``-`` when there is none to give."""
-    lines: list[Line] = field(default_factory=lambda: [Timing(0, 0)])
-    """Every session-level line after ``s=``, in order."""
-    media: list[MediaDescription] = field(default_factory=list)
+    media: list[MediaDescription]
     """The media sections, in order."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.origin, Origin):
-            raise LocalProtocolError(f"origin must be an Origin: {self.origin!r}")
-        _check_text(self.session_name, "s= session name")
+    def __init__(
+        self,
+        origin: Origin,
+        session_name: str = "-",
+        lines: list[Line] | None = None,
+        media: list[MediaDescription] | None = None,
+    ) -> None:
+        if not isinstance(origin, Origin):
+            raise LocalProtocolError(f"origin must be an Origin: {origin!r}")
+        _check_text(session_name, "s= session name")
+        self.origin = origin
+        self.session_name = session_name
+        self._lines = lines if lines is not None else [Timing(0, 0)]
+        self._text = ""
+        self.media = media if media is not None else []
 
     @property
     def version(self) -> int:
@@ -1577,22 +1715,27 @@ class SessionDescription(_Section):
             raise LocalProtocolError(f"SDP must be str or bytes, not {type(data).__name__}")
         if "\x00" in text:
             raise RemoteProtocolError("SDP contains a NUL byte")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-            if "\r" in text:
-                # RFC 8866 §5: text fields exclude CR; a lone CR ends no line either.
-                raise RemoteProtocolError("SDP contains a CR that does not end a line")
-        raw = text.split("\n")
-        if len(raw) > limits.max_lines + 1:
+        if "\r" in text and _STRAY_CR.search(text):
+            # RFC 8866 §5: text fields exclude CR; a lone CR ends no line either.
+            raise RemoteProtocolError("SDP contains a CR that does not end a line")
+        # Lines end in LF or CRLF; below, a line is read without its CR.
+        size = len(text)
+        if size > limits.max_lines and text.count("\n") > limits.max_lines:
             raise RemoteProtocolError(f"SDP has more than {limits.max_lines} lines")
 
         # RFC 8866 §5: "v=", "o=" and "s=" come first, in that order.
         header: list[tuple[int, str]] = []
-        index = 0
-        while len(header) < 3 and index < len(raw):
-            if raw[index]:
-                header.append((index + 1, raw[index]))
-            index += 1
+        number = 0  # of the line last read
+        start = 0  # of the line after it
+        while len(header) < 3 and start <= size:
+            end = text.find("\n", start)
+            if end < 0:
+                end = size
+            number += 1
+            line = text[start:end].removesuffix("\r")
+            if line:
+                header.append((number, line))
+            start = end + 1
         if len(header) < 3:
             raise RemoteProtocolError("SDP must start with v=, o= and s= lines")
         (n_v, line_v), (n_o, line_o), (n_s, line_s) = header
@@ -1607,53 +1750,41 @@ class SessionDescription(_Section):
         except _Malformed as exc:
             raise RemoteProtocolError(f"SDP line {n_o}: {exc}: {line_o[:80]!r}") from None
 
-        session_lines: list[Line] = []
+        # The other lines are checked here, but most are attributes with a name, which
+        # need no more checking: _OTHER_LINES finds the rest (the newline before each
+        # of them), and only those are read now. Each level keeps its text, and its line
+        # objects are made when its ``lines`` is first read.
+        description = object.__new__(cls)
+        description.origin = origin
+        description.session_name = line_s[2:]
+        description._lines = None
         media: list[MediaDescription] = []
-        current = session_lines
-        readers = _READERS
-        letters = _ASCII_LETTERS
-        new, set_ = object.__new__, _setattr
-        number = index
+        description.media = media
+        level: SessionDescription | MediaDescription = description
+        level_start = start
         line = ""
         try:
-            for number, line in enumerate(raw[index:], index + 1):  # noqa: B007
-                if line.startswith("a="):
-                    # The fast path: most lines are attributes.
-                    # attribute = (attribute-name ":" attribute-value) / attribute-name
-                    name, colon, rest = line[2:].partition(":")
-                    if not name:
-                        raise _Malformed("a= line without an attribute name")
-                    attribute = new(Attribute)
-                    set_(attribute, "name", name)
-                    set_(attribute, "value", rest if colon else None)
-                    current.append(attribute)
-                    continue
-                if not line:
-                    continue
-                kind = line[0]
-                if line[1:2] != "=" or kind not in letters:
-                    raise _Malformed("not a <type>=<value> line")
-                reader = readers.get(kind)
-                if reader is not None:
-                    current.append(reader(line[2:]))
-                elif kind == "m":
+            for found in _OTHER_LINES.finditer(text, start - 1):
+                line = found.group(1)
+                kind = _line_type(line)
+                if kind == "m":
                     if len(media) >= limits.max_media:
                         raise _Malformed(f"more than {limits.max_media} media sections")
                     section = _read_media(line[2:])
                     media.append(section)
-                    current = section.lines
-                elif kind in "vos":
+                    level._text = text[level_start : found.start()]
+                    level = section
+                    level_start = found.end()
+                elif kind and kind in "vos":
                     raise _Malformed(f"{kind}= may appear only once, at the top")
                 else:
-                    current.append(_new_field(kind, line[2:]))
+                    check = _CHECKS.get(kind)
+                    if check is not None:
+                        check(line[2:])  # the line object is made when lines are read
         except _Malformed as exc:
+            number = text.count("\n", 0, found.start() + 1) + 1
             raise RemoteProtocolError(f"SDP line {number}: {exc}: {line[:80]!r}") from None
-
-        description = object.__new__(cls)
-        description.origin = origin
-        description.session_name = line_s[2:]
-        description.lines = session_lines
-        description.media = media
+        level._text = text[level_start:]
         return description
 
     # -- writing -------------------------------------------------------------------------

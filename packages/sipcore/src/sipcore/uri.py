@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import unquote_to_bytes
 
 from sipcore import _abnf
+from sipcore._values import UNREAD, LazyValue, Source, Unread
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
-from sipcore.params import Params, check_header_text, get_param, has_param
+from sipcore.params import Params, check_header_text, get_param, has_param, split_plain_params
 
-__all__ = ["Uri", "SipUri", "TelUri", "AbsoluteUri", "parse_uri", "unescape"]
+__all__ = [
+    "Uri",
+    "SipUri",
+    "TelUri",
+    "AbsoluteUri",
+    "parse_uri",
+    "unescape",
+    "SIP_URI",
+    "SIP_URI_GROUPS",
+]
 
 _SCHEME = re.compile(rf"({_abnf.SCHEME}):")
 _USER = re.compile(_abnf.USER + r"\Z")
@@ -28,6 +39,31 @@ _URI_HEADER = re.compile(rf"({_abnf.HEADER_CHARS})=({_abnf.HEADER_CHARS})")
 # telephone-subscriber (RFC 3966): the number, then ;params
 _TEL_NUMBER = re.compile(r"\+?[0-9A-Fa-f*#().\-]+\Z|[0-9A-Fa-f*#().\-]+\Z")
 _OPAQUE = re.compile(r"[^\s<>\"]+\Z")
+# The usual SIP URI in one match, for the fast path of parse_uri:
+#   SIP-URI = "sip:" [ userinfo ] hostport uri-parameters     (no "?" headers)
+#   userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"
+#   uri-parameters = *( ";" uri-parameter ); uri-parameter = pname [ "=" pvalue ]
+# It reads what _parse_sip_uri reads: neither user nor password holds "@" or ":" and
+# nothing after the userinfo holds "@", so the userinfo ends at the first "@" and the
+# user at its first ":"; the atomic groups commit to host, port and each parameter as
+# the step-by-step matches there do. So that a match needs no further check, the scheme
+# is lower case, the port in range (PORT_16) and the host no IPv6 reference: anything
+# else takes the general path. Groups: scheme, user, password, host, port, parameters.
+
+
+def _sip_uri(group: str) -> str:
+    # The pattern with each part in a group of the given kind ("(" or "(?:").
+    return (
+        rf"{group}sips?):(?:{group}{_abnf.USER})(?::{group}{_abnf.PASSWORD}))?@)?"
+        rf"(?>{group}{_abnf.HOSTNAME})(?::{group}{_abnf.PORT_16}))?)"
+        rf"{group}(?>;{_abnf.PARAM_CHARS}(?:={_abnf.PARAM_CHARS})?)*+)"
+    )
+
+
+SIP_URI_GROUPS = _sip_uri("(")
+SIP_URI = _sip_uri("(?:")
+"""SIP_URI_GROUPS without its groups, to be part of a larger pattern."""
+_SIP_URI = re.compile(SIP_URI_GROUPS + r"\Z")
 
 
 def unescape(text: str) -> str:
@@ -48,32 +84,111 @@ def _check_ipv6(literal: str) -> None:
         raise RemoteProtocolError(f"invalid IPv6 reference {literal!r}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class SipUri:
+class SipUri(LazyValue):
     """A ``sip:`` or ``sips:`` URI.
 
-    ``user`` and ``password`` keep their %-escapes as written; parameter and header
-    values likewise. Two URIs compare equal here only if written the same way; use
-    ``matches`` for the RFC 3261 §19.1.4 comparison.
+    A frozen value: ``SipUri(host, user=None, password=None, port=None, params=(),
+    headers=(), scheme="sip")``. ``user`` and ``password`` keep their %-escapes as
+    written; parameter and header values likewise. Two URIs compare equal here only if
+    written the same way; use ``matches`` for the RFC 3261 §19.1.4 comparison.
+
+    Raises:
+        LocalProtocolError: host or user holds CR or LF, another scheme, a port out of
+            range.
     """
 
-    host: str
-    """Host name, IPv4 address, or IPv6 reference with its brackets."""
-    user: str | None = None
-    password: str | None = None
-    port: int | None = None
-    params: Params = ()
-    headers: tuple[tuple[str, str], ...] = ()
-    scheme: str = "sip"
-    """``"sip"`` or ``"sips"``, lower case."""
+    __slots__ = ("_headers", "_host", "_params", "_password", "_port", "_scheme", "_user")
 
-    def __post_init__(self) -> None:
-        for part, what in ((self.host, "host"), (self.user or "", "user")):
+    _FIELDS: ClassVar[tuple[str, ...]] = (
+        "host", "user", "password", "port", "params", "headers", "scheme"
+    )  # fmt: skip
+    __match_args__ = ("host", "user", "password", "port", "params", "headers", "scheme")
+
+    _host: str
+    _user: str | None
+    _password: str | None
+    _port: int | Unread | None
+    _params: Params | Unread
+    _headers: tuple[tuple[str, str], ...]
+    _scheme: str
+
+    def __init__(  # noqa: PLR0917 (the positional signature of the dataclass it was)
+        self,
+        host: str,
+        user: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        params: Params = (),
+        headers: tuple[tuple[str, str], ...] = (),
+        scheme: str = "sip",
+    ) -> None:
+        for part, what in ((host, "host"), (user or "", "user")):
             check_header_text(part, f"URI {what}")
-        if self.scheme not in ("sip", "sips"):
-            raise LocalProtocolError(f"SipUri scheme must be sip or sips, not {self.scheme!r}")
-        if self.port is not None and not 0 <= self.port <= 65535:
-            raise LocalProtocolError(f"port out of range: {self.port}")
+        if scheme not in ("sip", "sips"):
+            raise LocalProtocolError(f"SipUri scheme must be sip or sips, not {scheme!r}")
+        if port is not None and not 0 <= port <= 65535:
+            raise LocalProtocolError(f"port out of range: {port}")
+        self._host = host
+        self._user = user
+        self._password = password
+        self._port = port
+        self._params = params
+        self._headers = headers
+        self._scheme = scheme
+
+    @classmethod
+    def _from_groups(cls, groups: Source) -> SipUri:
+        # The groups of a match of SIP_URI_GROUPS (a valid URI): port and parameters are
+        # read from them when first used.
+        self = object.__new__(cls)
+        self._source = groups
+        self._scheme, self._user, self._password, self._host = groups[:4]
+        self._headers = ()
+        self._port = self._params = UNREAD
+        return self
+
+    @property
+    def host(self) -> str:
+        """Host name, IPv4 address, or IPv6 reference with its brackets."""
+        return self._host
+
+    @property
+    def user(self) -> str | None:
+        """The user part, escapes as written, or ``None``."""
+        return self._user
+
+    @property
+    def password(self) -> str | None:
+        """The password, escapes as written, or ``None``."""
+        return self._password
+
+    @property
+    def port(self) -> int | None:
+        """The port, or ``None``."""
+        value = self._port
+        if value is UNREAD:
+            port = self._source[4]
+            value = self._port = int(port) if port is not None else None
+        return value
+
+    @property
+    def params(self) -> Params:
+        """The URI parameters in order, values as written."""
+        value = self._params
+        if value is UNREAD:
+            text = self._source[5]
+            value = self._params = split_plain_params(text) if text else ()
+        return value
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The URI headers (``?name=value&...``) in order, values as written."""
+        return self._headers
+
+    @property
+    def scheme(self) -> str:
+        """``"sip"`` or ``"sips"``, lower case."""
+        return self._scheme
 
     def param(self, name: str) -> str | None:
         """A URI parameter's value (``""`` for a flag like ``;lr``), or ``None``."""
@@ -101,7 +216,7 @@ class SipUri:
 
     def with_params(self, params: Params) -> SipUri:
         """A copy with the given parameters."""
-        return replace(self, params=params)
+        return self._replace(params=params)
 
     def matches(self, other: object) -> bool:
         """URI equality by the rules of RFC 3261 §19.1.4.
@@ -202,6 +317,9 @@ def parse_uri(text: str) -> Uri:
     Raises:
         RemoteProtocolError: the text is not a URI of its scheme (status 400).
     """
+    fast = _SIP_URI.match(text)
+    if fast is not None:
+        return SipUri._from_groups(fast.groups())
     m = _SCHEME.match(text)
     if m is None:
         raise RemoteProtocolError(f"not a URI (no scheme): {text[:60]!r}")

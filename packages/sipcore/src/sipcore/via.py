@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from sipcore import _abnf
+from sipcore._values import UNREAD, LazyValue, Unread
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.params import (
     Params,
@@ -21,7 +22,10 @@ from sipcore.params import (
     get_param,
     has_param,
     parse_params,
+    plain_param,
+    plain_param_pattern,
     replace_param,
+    split_plain_params,
 )
 from sipcore.uri import _check_ipv6
 
@@ -31,31 +35,108 @@ MAGIC_COOKIE = "z9hG4bK"
 """RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this."""
 
 _S = _abnf.SWS
-_VIA = re.compile(
+_VIA_HEAD = (
     rf"{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN})[ \t]+"
     rf"({_abnf.IPV6_REFERENCE}|{_abnf.HOSTNAME})(?:{_S}:{_S}({_abnf.PORT}))?"
 )
+_VIA = re.compile(_VIA_HEAD)
+# A whole via-parm in one match, for the fast path of parse_via: the head as _VIA reads it
+# (the atomic group commits to it as the step-by-step path does), then plain parameters
+# (_abnf.PLAIN_PARAMS). So that a match needs no further check, the host is no IPv6
+# reference and the port in range (PORT_16). Groups: protocol-name, protocol-version,
+# transport, host, port, parameters.
+_PLAIN_VIA = re.compile(
+    rf"(?>{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN})[ \t]+"
+    rf"({_abnf.HOSTNAME})(?:{_S}:{_S}({_abnf.PORT_16}))?)({_abnf.PLAIN_PARAMS})\Z"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Via:
-    """One Via value (a header line may carry several, comma separated)."""
+_BRANCH = plain_param_pattern("branch")
+_new = object.__new__
 
-    transport: str
-    """Upper case: UDP, TCP, TLS, SCTP, WS, WSS, or an extension token."""
-    host: str
-    port: int | None = None
-    params: Params = ()
-    protocol: str = "SIP/2.0"
 
-    def __post_init__(self) -> None:
-        check_header_text(self.host, "Via host")
-        check_header_text(self.transport, "Via transport")
+class Via(LazyValue):
+    """One Via value (a header line may carry several, comma separated).
+
+    A frozen value: ``Via(transport, host, port=None, params=(), protocol="SIP/2.0")``.
+
+    Raises:
+        LocalProtocolError: host or transport holds CR or LF.
+    """
+
+    __slots__ = ("_host", "_params", "_port", "_protocol", "_transport")
+
+    _FIELDS: ClassVar[tuple[str, ...]] = ("transport", "host", "port", "params", "protocol")
+    __match_args__ = ("transport", "host", "port", "params", "protocol")
+
+    _transport: str | Unread
+    _host: str
+    _port: int | Unread | None
+    _params: Params | Unread
+    _protocol: str | Unread
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: Params = (),
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        check_header_text(host, "Via host")
+        check_header_text(transport, "Via transport")
+        self._transport = transport
+        self._host = host
+        self._port = port
+        self._params = params
+        self._protocol = protocol
+
+    @property
+    def transport(self) -> str:
+        """Upper case: UDP, TCP, TLS, SCTP, WS, WSS, or an extension token."""
+        value = self._transport
+        if value is UNREAD:
+            value = self._transport = self._source[2].upper()
+        return value
+
+    @property
+    def host(self) -> str:
+        """The sent-by host: a host name, IPv4 address or IPv6 reference."""
+        return self._host
+
+    @property
+    def port(self) -> int | None:
+        """The sent-by port, or ``None``."""
+        value = self._port
+        if value is UNREAD:
+            port = self._source[4]
+            value = self._port = int(port) if port is not None else None
+        return value
+
+    @property
+    def params(self) -> Params:
+        """The via-params in order (``branch``, ``received``, ``rport``...)."""
+        value = self._params
+        if value is UNREAD:
+            text = self._source[5]
+            value = self._params = split_plain_params(text) if text else ()
+        return value
+
+    @property
+    def protocol(self) -> str:
+        """``protocol-name/protocol-version``: ``SIP/2.0``."""
+        value = self._protocol
+        if value is UNREAD:
+            value = self._protocol = f"{self._source[0].upper()}/{self._source[1]}"
+        return value
 
     @property
     def branch(self) -> str | None:
         """The ``branch`` parameter (the transaction id, §17.2.3)."""
-        return get_param(self.params, "branch")
+        params = self._params
+        if params is UNREAD:
+            return plain_param(self._source[5], _BRANCH)  # without reading every parameter
+        return get_param(params, "branch")
 
     @property
     def received(self) -> str | None:
@@ -90,7 +171,7 @@ class Via:
             check_header_text(value, f"Via parameter {name}")
         if not re.fullmatch(_abnf.TOKEN, name):
             raise LocalProtocolError(f"not a parameter name: {name!r}")
-        return replace(self, params=replace_param(self.params, name, value))
+        return self._replace(params=replace_param(self.params, name, value))
 
     def __str__(self) -> str:
         return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
@@ -102,6 +183,14 @@ def parse_via(text: str) -> Via:
     Raises:
         RemoteProtocolError: malformed (status 400).
     """
+    plain = _PLAIN_VIA.match(text)
+    if plain is not None:
+        # A valid via-parm: each field is read from the groups when first used.
+        via = _new(Via)
+        via._source = groups = plain.groups()
+        via._host = groups[3]
+        via._transport = via._port = via._params = via._protocol = UNREAD
+        return via
     m = _VIA.match(text)
     if m is None:
         raise RemoteProtocolError(f"malformed Via: {text[:60]!r}")
@@ -114,5 +203,4 @@ def parse_via(text: str) -> Via:
         if port > 65535:
             raise RemoteProtocolError(f"Via port out of range: {text[:60]!r}")
     params = parse_params(text, m.end(), "Via")
-    protocol = f"{name.upper()}/{version}"
-    return Via(transport.upper(), host, port, params, protocol)
+    return Via(transport.upper(), host, port, params, f"{name.upper()}/{version}")
