@@ -40,12 +40,14 @@ class _CallDescriptions:
 class SentDescriptions:
     """What session description each call is running on our side."""
 
+    __slots__ = ("_calls",)
+
     def __init__(self) -> None:
-        self._calls: dict[str, _CallDescriptions] = {}
+        self._calls: dict[str, _CallDescriptions] | None = None  # made with the first call
 
     def current(self, call_id: str) -> Description | None:
         """Our side of the session as it stands on ``call_id``, if known."""
-        entry = self._calls.get(call_id)
+        entry = self._calls.get(call_id) if self._calls is not None else None
         return entry.current if entry is not None else None
 
     def sent(self, data: bytes) -> None:
@@ -62,6 +64,8 @@ class SentDescriptions:
         if not message.body or content_type is None or content_type.essence != _SDP:
             return
         description = (message.body, str(content_type))
+        if self._calls is None:
+            self._calls = {}
         entry = self._calls.setdefault(call_id, _CallDescriptions())
         if isinstance(message, Request):
             entry.offered = description  # our offer: it counts once the peer accepts it
@@ -70,6 +74,8 @@ class SentDescriptions:
 
     def event(self, event: Event) -> None:
         """Learn from an event: an offer accepted, refused, or the call over."""
+        if self._calls is None:
+            return  # no session description sent yet: nothing to learn
         if isinstance(event, CallEnded):
             self._calls.pop(event.call_id, None)
             return

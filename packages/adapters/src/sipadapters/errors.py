@@ -10,7 +10,15 @@ from collections.abc import Iterator
 import anyio
 import wsproto.utilities
 
-__all__ = ["TransportError", "ConnectError", "HandshakeError", "TransportClosed", "mapped_errors"]
+__all__ = [
+    "TransportError",
+    "ConnectError",
+    "HandshakeError",
+    "TransportClosed",
+    "mapped_errors",
+    "mapped_error",
+    "BACKEND_ERRORS",
+]
 
 
 class TransportError(Exception):
@@ -34,22 +42,39 @@ def mapped_errors(what: str, kind: type[TransportError] = TransportError) -> Ite
     """Turn the backend's exceptions (OSError, anyio, ssl, wsproto) into ``kind``.
 
     After httpcore's ``map_exceptions``: callers above the adapters only ever see our
-    ``TransportError`` family.
+    ``TransportError`` family. Hot paths use ``mapped_error`` in an ``except
+    BACKEND_ERRORS`` clause instead (no context manager; ``what`` formatted on failure).
     """
     try:
         yield
-    except TransportError:
-        raise
-    except (anyio.EndOfStream, anyio.ClosedResourceError) as exc:
-        raise TransportClosed(f"{what}: connection closed") from exc
-    except anyio.BrokenResourceError as exc:
-        raise TransportClosed(f"{what}: connection broken ({exc.__cause__ or exc})") from exc
-    except ssl.SSLCertVerificationError as exc:
+    except BACKEND_ERRORS as exc:
+        raise mapped_error(exc, what, kind) from exc
+
+
+def mapped_error(
+    exc: Exception, what: str, kind: type[TransportError] = TransportError
+) -> TransportError:
+    """Ours for one of ``BACKEND_ERRORS``: ``raise mapped_error(exc, what) from exc``."""
+    if isinstance(exc, anyio.EndOfStream | anyio.ClosedResourceError):
+        return TransportClosed(f"{what}: connection closed")
+    if isinstance(exc, anyio.BrokenResourceError):
+        return TransportClosed(f"{what}: connection broken ({exc.__cause__ or exc})")
+    if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message
-        raise ConnectError(f"{what}: TLS certificate verification failed: {reason}") from exc
-    except (OSError, ssl.SSLError, TimeoutError, wsproto.utilities.LocalProtocolError,
-            wsproto.utilities.RemoteProtocolError) as exc:  # fmt: skip
-        raise kind(f"{what}: {_describe(exc)}") from exc
+        return ConnectError(f"{what}: TLS certificate verification failed: {reason}")
+    return kind(f"{what}: {_describe(exc)}")
+
+
+BACKEND_ERRORS = (
+    anyio.EndOfStream,
+    anyio.ClosedResourceError,
+    anyio.BrokenResourceError,
+    OSError,  # ssl.SSLError and ssl.SSLCertVerificationError among them
+    TimeoutError,
+    wsproto.utilities.LocalProtocolError,
+    wsproto.utilities.RemoteProtocolError,
+)
+"""What the backends raise when a connection fails: ``mapped_error`` makes it ours."""
 
 
 def _describe(exc: BaseException) -> str:

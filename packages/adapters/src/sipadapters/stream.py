@@ -12,7 +12,14 @@ import logging
 import anyio
 import anyio.abc
 
-from sipadapters.errors import ConnectError, TransportClosed, mapped_errors
+from sipadapters._sendlock import SendLock
+from sipadapters.errors import (
+    BACKEND_ERRORS,
+    ConnectError,
+    TransportClosed,
+    mapped_error,
+    mapped_errors,
+)
 from sipadapters.tls import TlsOptions, connect_stream, local_address
 from sipcore.errors import RemoteProtocolError
 from sipcore.framing import PING, PONG, KeepAlive, StreamFramer
@@ -26,7 +33,12 @@ _READ_SIZE = 65536
 
 
 class StreamTransport:
-    """A connected TCP or TLS SIP transport. Make one with ``await StreamTransport.connect``."""
+    """A connected TCP or TLS SIP transport. Make one with ``await StreamTransport.connect``.
+
+    Cancelling ``receive`` loses nothing (the driver cancels it when a timer is due).
+    """
+
+    __slots__ = ("_closed", "_framer", "_name", "_peer", "_send_lock", "_stream", "last_activity")
 
     def __init__(
         self,
@@ -43,7 +55,7 @@ class StreamTransport:
         self._name = name
         self._peer = peer
         self._framer = StreamFramer(limits, server=server)
-        self._send_lock = anyio.Lock()
+        self._send_lock = SendLock()  # taken without a checkpoint; nothing kept while free
         self._closed = False
         self.last_activity = anyio.current_time()
 
@@ -94,9 +106,11 @@ class StreamTransport:
         """
         if self._closed:
             raise TransportClosed(f"{self._peer}: closed")
-        with mapped_errors(f"sending to {self._peer}"):
+        try:
             async with self._send_lock:
                 await self._stream.send(data)
+        except BACKEND_ERRORS as exc:
+            raise mapped_error(exc, f"sending to {self._peer}") from exc
 
     async def ping(self) -> None:
         """RFC 5626 §3.5.1 CRLF CRLF ping; the server answers CRLF."""
@@ -122,14 +136,18 @@ class StreamTransport:
                     return frame.message
                 if frame.keepalive is KeepAlive.PING:
                     # RFC 5626 §3.5.1: on receiving a double CRLF "it MUST immediately
-                    # respond with a single CRLF over the same connection".
-                    await self.send(PONG)
+                    # respond with a single CRLF over the same connection". Shielded: the
+                    # ping is already taken from the framer if this receive is cancelled.
+                    with anyio.CancelScope(shield=True):
+                        await self.send(PONG)
                     continue
                 return PONG
             if self._closed:
                 raise TransportClosed(f"{self._peer}: closed")
-            with mapped_errors(f"receiving from {self._peer}"):
+            try:
                 data = await self._stream.receive(_READ_SIZE)
+            except BACKEND_ERRORS as exc:
+                raise mapped_error(exc, f"receiving from {self._peer}") from exc
             self.last_activity = anyio.current_time()
             self._framer.feed(data)
 

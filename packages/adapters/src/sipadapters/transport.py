@@ -42,6 +42,9 @@ class MessageTransport(Protocol):
     async def receive(self) -> bytes:
         """The next whole SIP message (or CRLF keepalive) from the peer.
 
+        Cancelling it must lose nothing: the driver cancels the wait for a message
+        whenever a timer comes due, and calls it again.
+
         Raises:
             TransportClosed: the peer closed the connection.
             TransportError: it broke.

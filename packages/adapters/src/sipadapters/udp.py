@@ -7,7 +7,13 @@ import logging
 import anyio
 import anyio.abc
 
-from sipadapters.errors import ConnectError, TransportClosed, mapped_errors
+from sipadapters.errors import (
+    BACKEND_ERRORS,
+    ConnectError,
+    TransportClosed,
+    mapped_error,
+    mapped_errors,
+)
 from sipadapters.tls import local_address
 from sipcore.framing import PING
 
@@ -17,7 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 class UdpTransport:
-    """A UDP socket connected to one SIP server. Make one with ``await UdpTransport.connect``."""
+    """A UDP socket connected to one SIP server. Make one with ``await UdpTransport.connect``.
+
+    Cancelling ``receive`` loses nothing (the driver cancels it when a timer is due).
+    """
+
+    __slots__ = ("_closed", "_peer", "_socket", "last_activity")
 
     def __init__(self, socket: anyio.abc.ConnectedUDPSocket, peer: str) -> None:
         self._socket = socket
@@ -81,8 +92,10 @@ class UdpTransport:
         """
         if self._closed:
             raise TransportClosed(f"{self._peer}: closed")
-        with mapped_errors(f"sending to {self._peer}"):
+        try:
             await self._socket.send(data)
+        except BACKEND_ERRORS as exc:
+            raise mapped_error(exc, f"sending to {self._peer}") from exc
 
     async def ping(self) -> None:
         """A CRLF CRLF keepalive, to hold NAT bindings open.
@@ -100,8 +113,10 @@ class UdpTransport:
         """
         if self._closed:
             raise TransportClosed(f"{self._peer}: closed")
-        with mapped_errors(f"receiving from {self._peer}"):
+        try:
             data = await self._socket.receive()
+        except BACKEND_ERRORS as exc:
+            raise mapped_error(exc, f"receiving from {self._peer}") from exc
         self.last_activity = anyio.current_time()
         return data
 

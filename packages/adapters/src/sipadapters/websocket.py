@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.abc
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -30,11 +31,14 @@ from wsproto.events import (
 )
 from wsproto.frame_protocol import CloseReason
 
+from sipadapters._sendlock import SendLock
 from sipadapters.errors import (
+    BACKEND_ERRORS,
     ConnectError,
     HandshakeError,
     TransportClosed,
     TransportError,
+    mapped_error,
     mapped_errors,
 )
 from sipadapters.tls import TlsOptions, connect_stream, local_address
@@ -58,22 +62,39 @@ class WebSocketStream:
     """A connected SIP WebSocket. Make one with ``await WebSocketStream.connect(url)``.
 
     One task may ``receive`` while others ``send``/``ping``: writes are serialised.
+    Cancelling ``receive`` loses nothing (the driver cancels it when a timer is due).
     """
+
+    __slots__ = (
+        "_closed",
+        "_max_message_size",
+        "_parts",
+        "_pending",
+        "_secure",
+        "_send_lock",
+        "_size",
+        "_stream",
+        "_url",
+        "_ws",
+        "last_activity",
+    )
 
     def __init__(
         self,
         stream: anyio.abc.ByteStream,
-        ws: WSConnection,
+        ws: WSConnection | Connection,
         url: str,
         secure: bool,
         max_message_size: int,
     ) -> None:
         self._stream = stream
+        # Once open, only the frame protocol (``Connection``) is needed: the handshake's
+        # HTTP/1.1 machinery (h11) is let go, which is a good part of an idle phone.
         self._ws = ws
         self._url = url
         self._secure = secure
         self._max_message_size = max_message_size
-        self._send_lock = anyio.Lock()
+        self._send_lock = SendLock()  # taken without a checkpoint; nothing kept while free
         self._pending: list[Event] = []
         self._parts: list[bytes] = []
         self._size = 0
@@ -152,6 +173,8 @@ class WebSocketStream:
                                 )
                             # Frames read together with the 101 belong to receive().
                             self._pending = events[index + 1 :]
+                            if isinstance(self._ws, WSConnection) and self._ws.connection:
+                                self._ws = self._ws.connection  # every event was read
                             return
         except HandshakeError:
             raise
@@ -216,9 +239,15 @@ class WebSocketStream:
         while True:
             while self._pending:
                 event = self._pending.pop(0)
-                message = await self._handle(event)
-                if message is not None:
-                    return message
+                if isinstance(event, TextMessage | BytesMessage):
+                    message = await self._message(event)
+                    if message is not None:
+                        return message
+                else:
+                    # Answering a control frame must not be cut short by a cancelled
+                    # receive: the frame is already taken off the queue.
+                    with anyio.CancelScope(shield=True):
+                        await self._control(event)
             if self._closed:
                 raise TransportClosed(f"{self._url}: the WebSocket is closed")
             self._pending = await self._read_events()
@@ -252,36 +281,43 @@ class WebSocketStream:
     async def _send(self, event: Event) -> None:
         if self._closed:
             raise TransportClosed(f"{self._url}: the WebSocket is closed")
-        with mapped_errors(f"sending to {self._url}"):
+        try:
             async with self._send_lock:
                 await self._stream.send(self._ws.send(event))
+        except BACKEND_ERRORS as exc:
+            raise mapped_error(exc, f"sending to {self._url}") from exc
 
     async def _read_events(self) -> list[Event]:
-        with mapped_errors(f"receiving from {self._url}"):
+        try:
             data = await self._stream.receive(_READ_SIZE)
-        self.last_activity = anyio.current_time()
-        with mapped_errors(f"receiving from {self._url}"):
+            self.last_activity = anyio.current_time()
             self._ws.receive_data(data)
             return list(self._ws.events())
+        except BACKEND_ERRORS as exc:
+            raise mapped_error(exc, f"receiving from {self._url}") from exc
 
-    async def _handle(self, event: Event) -> bytes | None:
-        if isinstance(event, TextMessage | BytesMessage):
-            # wsproto hands out a long message in pieces as they arrive, so the cap holds
-            # however the peer frames it.
-            part = event.data.encode("utf-8") if isinstance(event.data, str) else event.data
-            self._size += len(part)
-            if self._size > self._max_message_size:
-                limit = self._max_message_size
-                await self._close(CloseReason.MESSAGE_TOO_BIG, f"over {limit} bytes")
-                raise TransportClosed(
-                    f"{self._url} sent a WebSocket message over {limit} bytes; "
-                    "closed the connection (1009)"
-                )
-            self._parts.append(bytes(part))
-            if not event.message_finished:
-                return None
-            parts, self._parts, self._size = self._parts, [], 0
-            return b"".join(parts)
+    async def _message(self, event: TextMessage | BytesMessage) -> bytes | None:
+        # wsproto hands out a long message in pieces as they arrive, so the cap holds
+        # however the peer frames it.
+        part = event.data.encode("utf-8") if isinstance(event.data, str) else event.data
+        self._size += len(part)
+        if self._size > self._max_message_size:
+            limit = self._max_message_size
+            await self._close(CloseReason.MESSAGE_TOO_BIG, f"over {limit} bytes")  # shielded
+            raise TransportClosed(
+                f"{self._url} sent a WebSocket message over {limit} bytes; "
+                "closed the connection (1009)"
+            )
+        if event.message_finished and not self._parts:
+            self._size = 0
+            return bytes(part)  # the usual case: the whole message in one piece
+        self._parts.append(bytes(part))
+        if not event.message_finished:
+            return None
+        parts, self._parts, self._size = self._parts, [], 0
+        return b"".join(parts)
+
+    async def _control(self, event: Event) -> None:
         if isinstance(event, Ping):
             await self._send(event.response())
         elif isinstance(event, Pong):
@@ -293,4 +329,3 @@ class WebSocketStream:
             await self._abort()
             reason = event.reason or "no reason"
             raise TransportClosed(f"{self._url} closed the WebSocket (code {event.code}, {reason})")
-        return None
