@@ -497,7 +497,9 @@ class Call:
         answer = pending.response
         if answer is None:
             raise CallStateError(f"the far end refused to {'hold' if hold else 'resume'} the call")
-        await self._phone._media.run(lambda: media.accept_answer(answer.body.decode()))
+        sdp = answer.body.decode("utf-8", "replace")
+        await self._phone._media.run(lambda: media.accept_answer(sdp))
+        self._remote_sdp = sdp  # the session's SDP now (RFC 3264 §8): DTMF mode follows it
         self.on_hold = hold
 
     # ---------------------------------------------------------------- from the phone
@@ -547,6 +549,7 @@ class Call:
             await self._phone._act(lambda ua, now: ua.reject_reinvite(self.id, now, 488, reason))
             return
         await self._phone._act(lambda ua, now: ua.accept_reinvite(self.id, now, answer.encode()))
+        self._remote_sdp = offer  # the session's SDP now (RFC 3264 §8): DTMF mode follows it
         held = _offers_hold(offer)
         if held != self.remote_on_hold:
             self.remote_on_hold = held
