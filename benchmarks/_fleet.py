@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import gc
 import math
 import statistics
 import time
@@ -112,6 +113,10 @@ class FleetPlan:
     hold: bool = True
     """Hold the phones until each has refreshed (False: unregister at once, as a
     profiled run does, whose refreshes would come too late)."""
+    freeze_after_connect: bool = False
+    """``gc.freeze()`` once every phone is connected, as docs/scale.md advises for a
+    process holding thousands of phones: the connections' objects then stay out of the
+    collector's full passes, which otherwise rescan all of them as registrations add more."""
 
 
 @dataclass(slots=True)
@@ -401,6 +406,8 @@ async def run_fleet(
 
             await _wait(fleet.connected, plan.connect_timeout + n / 50)
             connected = mark("connected", collect=False)
+            if plan.freeze_after_connect:
+                gc.freeze()
             progress(
                 f"{fleet.connected.count}/{n} connected in {fleet.connected.last - began.at:.1f} s"
             )

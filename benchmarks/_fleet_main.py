@@ -26,12 +26,13 @@ from benchmarks._proc import Usage, group_usage, raise_open_files_limit
 
 __all__ = ["KINDS", "main"]
 
-KINDS = ("lean", "driver")
-"""``lean``: ``benchmarks._lean``; ``driver``: ``benchmarks._driven``."""
+KINDS = ("lean", "driver", "driver-frozen")
+"""``lean``: ``benchmarks._lean``; ``driver``: ``benchmarks._driven``; ``driver-frozen``: the
+same, with ``gc.freeze()`` once the phones are connected (``FleetPlan.freeze_after_connect``)."""
 
 
 def _phones(kind: str, plan: FleetPlan) -> Phones:
-    if kind == "driver":
+    if kind.startswith("driver"):
         return DrivenPhones()
     return LeanPhones(keepalive_interval=plan.keepalive_interval)
 
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         in_flight=args.in_flight,
         connect_in_flight=args.connect_in_flight,
         keepalive_interval=args.keepalive or None,
+        freeze_after_connect=args.kind.endswith("-frozen"),
     )
     if args.profile:
         # Profilers slow every step several times over: wait that much longer, and do
