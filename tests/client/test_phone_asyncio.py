@@ -32,6 +32,16 @@ async def first_incoming(phone: Phone) -> object:
     raise AssertionError("no incoming call")
 
 
+async def heard(call: Call, tone: float, timeout: float = 5.0) -> None:
+    """Until ``call`` receives the tone ``tone`` (the last 0.3 s of it), or fail."""
+
+    async def poll() -> None:
+        while tone_ratio(await call.recent_audio(0.3), tone) < 0.8:
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
 @pytest.mark.parametrize(("dtmf_mode", "method"), [("auto", "rfc4733"), ("info", "info")])
 def test_call_answer_audio_hold_mute_dtmf_hangup(
     kamailio: KamailioServer, dtmf_mode: str, method: str
@@ -99,6 +109,10 @@ def test_call_answer_audio_hold_mute_dtmf_hangup(
             with pytest.raises(ValueError, match="DTMF"):
                 await call_out.send_dtmf("1x")
 
+            # Mute and hold belong to the call: end this one muted and held...
+            call_out.mute()
+            await call_out.hold()
+            assert (call_out.muted, call_out.on_hold) == (True, True)
             ended_in = asyncio.create_task(call_in.wait_ended())  # type: ignore[attr-defined]
             await call_out.hangup()
             await asyncio.wait_for(call_out.wait_ended(), 5)
@@ -107,8 +121,21 @@ def test_call_answer_audio_hold_mute_dtmf_hangup(
             assert call_in.details.end_cause is EndCause.REMOTE_HANGUP  # type: ignore[attr-defined]
             with pytest.raises(CallStateError):
                 await call_out.hangup()
-            # Mute and hold belong to the call: a new call starts clean.
-            assert call_out.muted is False
+
+            # ... and the next call on the same phones starts clean: heard, not held.
+            waiting = asyncio.create_task(first_incoming(bob))
+            await asyncio.sleep(0)
+            next_out = await alice.call("bob")
+            next_in = await asyncio.wait_for(waiting, 5)
+            assert isinstance(next_in, Call)
+            await next_in.answer()
+            await asyncio.wait_for(next_out.wait_connected(), 5)
+            assert (next_out.muted, next_out.on_hold) == (False, False)
+            assert next_in.remote_on_hold is False
+            await heard(next_in, 600)
+            await heard(next_out, 1500)
+            await next_out.hangup()
+            await asyncio.wait_for(next_in.wait_ended(), 5)
 
     asyncio.run(run())
 
@@ -142,11 +169,7 @@ def test_rfc4733_dtmf_crosses_both_ways_after_the_callee_holds_twice(
                 assert not call_in.on_hold
             assert not call_out.remote_on_hold
 
-            async def heard(call: Call, tone: float) -> None:
-                while tone_ratio(await call.recent_audio(0.3), tone) < 0.8:
-                    await asyncio.sleep(0.1)
-
-            await asyncio.wait_for(asyncio.gather(heard(call_out, 600), heard(call_in, 1500)), 5)
+            await asyncio.gather(heard(call_out, 600), heard(call_in, 1500))
 
             async def keys(call: Call, count: int) -> list[tuple[str, str]]:
                 got: list[tuple[str, str]] = []
