@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from exotel_voice import (
+    Call,
     CallStateError,
     ConfigurationError,
     DtmfReceived,
+    Ended,
     ExotelWebClient,
     Phone,
+    Tone,
     WebCall,
 )
 from exotel_voice.webclient import NotInitialized, account_from_sip_account_info
+from sipmedia import rms_dbfs, tone_ratio
 from tests.client.accounts import account
 from tests.kamailio.server import KamailioServer
 
 pytestmark = [pytest.mark.kamailio]
+
+T = TypeVar("T")
+
+CALL_SID = "b4b0cd28e6e1a8b9e1f3c0d2a1f5e7c9"
+LEG_SID = "leg-7f3a91"
 
 
 def sip_account_info(kamailio: KamailioServer, user: str, **extra: Any) -> dict[str, Any]:
@@ -64,71 +75,166 @@ class Recorder:
 
 
 class Caller:
-    """An async Phone in its own thread that calls the facade's user."""
+    """An async Phone in its own thread that calls the facade's user.
 
-    def __init__(self, kamailio: KamailioServer, user: str) -> None:
+    It sends a 1500 Hz tone, keeps its call (``call``, read from any thread), can be
+    asked to hang up (``hang_up``) and records how the call ended (``ended_how``).
+    """
+
+    def __init__(
+        self, kamailio: KamailioServer, user: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.kamailio = kamailio
         self.user = user
+        self.headers = headers
         self.digits: list[str] = []
         self.ended = threading.Event()
         self.registered = threading.Event()
         self.go = threading.Event()
+        self.hang_up = threading.Event()
         self.target = ""
+        self.call: Call | None = None
+        self.ended_how: Ended | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
+    def start(self, target: str) -> None:
+        """Register, then call ``target``."""
+        self.target = target
+        self.thread.start()
+        assert self.registered.wait(8)
+        self.go.set()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the caller's loop, from the test's thread."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def hears(self, hz: float) -> bool:
+        """Whether the last 0.3 s received carry ``hz``."""
+        assert self.call is not None
+        return tone_ratio(self.run(self.call.recent_audio(0.3)), hz) > 0.8
+
+    def hears_silence(self) -> bool:
+        assert self.call is not None
+        return rms_dbfs(self.run(self.call.recent_audio(0.3))) < -60
+
+    def frames_received(self) -> int:
+        assert self.call is not None and self.call.media is not None
+        return int(self.call.media.inbound.frames_received)
+
     async def _run(self) -> None:
-        async with Phone(account(self.kamailio, self.user)) as phone:
+        self.loop = asyncio.get_running_loop()
+        async with Phone(account(self.kamailio, self.user), source=lambda: Tone(1500)) as phone:
             self.registered.set()
             while not self.go.is_set():
                 await asyncio.sleep(0.02)
-            call = await phone.call(self.target)
+            call = await phone.call(self.target, headers=self.headers)
+            self.call = call
+
+            async def hang_up_when_asked() -> None:
+                while not self.hang_up.is_set():
+                    await asyncio.sleep(0.02)
+                await call.hangup()
+
+            hanging = asyncio.ensure_future(hang_up_when_asked())
             async for event in call.events():
                 if isinstance(event, DtmfReceived):
                     self.digits.append(event.digit)
+                elif isinstance(event, Ended):
+                    self.ended_how = event
+            hanging.cancel()
+            self.ended_how = self.ended_how or call.details.ended
             self.ended.set()
 
 
 def test_guide_flow_register_incoming_answer_controls_dtmf_hangup_unregister(
-    kamailio: KamailioServer,
+    kamailio: KamailioServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the app shows everything: still no secret
     rec = Recorder()
     client = ExotelWebClient()
     try:
-        assert client.initWebrtc(
-            sip_account_info(kamailio, "alice"), rec.on_register, rec.on_call, None
-        )
-        statuses: list[str] = []
-        client.checkClientStatus(statuses.append)
-        assert statuses == ["initial"]
+        info = sip_account_info(kamailio, "alice", audioSource="tone:600")
+        assert client.initWebrtc(info, rec.on_register, rec.on_call, None)
         with pytest.raises(CallStateError, match="no active call"):
             client.getCall().Answer()
         assert client.DoRegister() is True
         assert client.DoRegister() is False  # no double registration
         wait_until(lambda: ("registered", "alice") in rec.register)
         assert [s for s, _ in rec.register][:3] == ["sent_request", "sent_request", "registered"]
+        statuses: list[str] = []
         client.checkClientStatus(statuses.append)
         assert statuses[-1] == "registered"
 
-        caller = Caller(kamailio, "bob")
-        caller.target = kamailio.aor("alice")
-        caller.thread.start()
-        assert caller.registered.wait(8)
-        caller.go.set()
+        # 5.4: the INVITE's Exotel headers become the call's details.
+        caller = Caller(kamailio, "bob", headers={"X-Exotel-Callsid": CALL_SID, "LegSid": LEG_SID})
+        before = datetime.datetime.now(datetime.UTC)
+        caller.start(kamailio.aor("alice"))
         wait_until(lambda: ("incoming", "alice") in rec.calls)
+        offered = rec.last_call
+        assert offered is not None
         call = client.getCall()
-        assert call.callDirection == "incoming"
+        assert call.callId == offered.callId
+        assert (call.callDirection, call.callState) == ("incoming", "incoming")
         assert call.remoteDisplayName
-        assert call.callDetails()["callId"] == call.callId
+        started = datetime.datetime.fromisoformat(call.callStartTime)
+        assert started.utcoffset() == datetime.timedelta(0)
+        assert (
+            before - datetime.timedelta(seconds=1) <= started <= datetime.datetime.now(datetime.UTC)
+        )
+        details = call.callDetails()
+        assert details["callId"] == call.callId
+        assert (details["callSid"], details["legSid"]) == (CALL_SID, LEG_SID)
+        assert details["sipHeaders"]["X-Exotel-Callsid"] == CALL_SID
+        assert details["sipHeaders"]["LegSid"] == LEG_SID
+        assert details["sipHeaders"]["Call-ID"] == call.callId
+        assert details["callState"] == "incoming"
+
         call.Answer()
         wait_until(lambda: ("connected", "alice") in rec.calls)
+        assert call.callState == "connected"
+        assert offered.callState == "connected"  # the callback's object follows the call
+        assert call.call.media is not None and call.call.media.codec == "opus"  # default
+        assert caller.call is not None
+        wait_until(lambda: caller.hears(600))
+
+        # 5.7: mute belongs to the call; the far end hears silence, then us again.
         call.Mute()
+        assert call.call.muted
+        wait_until(caller.hears_silence)
         call.MuteToggle()
+        assert not call.call.muted
+        wait_until(lambda: caller.hears(600))
+        call.MuteToggle()
+        assert call.call.muted
         call.UnMute()
+        assert not call.call.muted
+        wait_until(lambda: caller.hears(600))
+
+        # 5.8: Hold twice stays held, UnHold resumes, HoldToggle flips.
+        far = caller.call
+        assert far is not None
         call.Hold()
+        assert call.call.on_hold and not call.call.muted
+        wait_until(lambda: far.remote_on_hold)
         call.Hold()  # idempotent
+        assert call.call.on_hold
+        frames = caller.frames_received()
+        time.sleep(0.6)
+        assert far.remote_on_hold and caller.frames_received() == frames  # nothing sent
         call.UnHold()
+        assert not call.call.on_hold
+        wait_until(lambda: not far.remote_on_hold)
+        wait_until(lambda: caller.hears(600))
         call.HoldToggle()
+        assert call.call.on_hold
+        wait_until(lambda: far.remote_on_hold)
         call.HoldToggle()
+        assert not call.call.on_hold
+        wait_until(lambda: not far.remote_on_hold)
+        wait_until(lambda: caller.hears(600))
+
         with pytest.raises(ValueError, match="DTMF"):
             call.sendDTMF("x")
         call.sendDTMF("5")
@@ -136,6 +242,8 @@ def test_guide_flow_register_incoming_answer_controls_dtmf_hangup_unregister(
         wait_until(lambda: caller.digits == ["5", "#"])
         call.Hangup()
         wait_until(lambda: ("callEnded", "alice") in rec.calls)
+        assert ("terminated", "alice") not in rec.calls  # we hung up: not "terminated"
+        assert offered.callState == "ended"
         assert caller.ended.wait(8)
         with pytest.raises(CallStateError):
             client.getCall().Hangup()
@@ -146,6 +254,10 @@ def test_guide_flow_register_incoming_answer_controls_dtmf_hangup_unregister(
         assert kamailio.contacts("alice") == []
     finally:
         client.close()
+    secret = kamailio.users["alice"]
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)  # debug was on
+    leaked = [r for r in caplog.records if secret in r.getMessage()]
+    assert leaked == []
 
 
 def test_wrong_password_ends_in_terminated_without_retrying(kamailio: KamailioServer) -> None:
@@ -231,10 +343,7 @@ def test_session_listener_parent_registers_children_hear_calls_and_take_over(
         parent.DoRegister()
         wait_until(lambda: ("registered", "frank") in parent_rec.register)
         caller = Caller(kamailio, "erin")
-        caller.target = kamailio.aor("frank")
-        caller.thread.start()
-        assert caller.registered.wait(8)
-        caller.go.set()
+        caller.start(kamailio.aor("frank"))
         wait_until(lambda: ("incoming", "frank") in child_sessions)
         parent.getCall().Answer()
         wait_until(lambda: ("connected", "frank") in child_sessions)

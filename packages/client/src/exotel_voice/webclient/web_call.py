@@ -42,6 +42,16 @@ class WebCall:
     # ------------------------------------------------------------------ the callObj fields
 
     @property
+    def call(self) -> Call:
+        """The Pythonic ``Call`` underneath, for what the guide has no name for:
+        ``muted``, ``on_hold``, ``remote_on_hold``, ``media.codec``, ``stats()``...
+
+        Raises:
+            CallStateError: there is no call.
+        """
+        return self._call()
+
+    @property
     def callId(self) -> str:
         """The SIP Call-ID."""
         return self._call().id
