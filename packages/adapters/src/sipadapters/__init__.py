@@ -11,7 +11,13 @@ The shortest way in::
 from __future__ import annotations
 
 from sipadapters.connect import DEFAULT_PORTS, open_transport, open_user_agent
-from sipadapters.driver import AnyEvent, Connector, UserAgentDriver
+from sipadapters.driver import (
+    KEEPALIVE_INTERVAL,
+    KEEPALIVE_TIMEOUT,
+    AnyEvent,
+    Connector,
+    UserAgentDriver,
+)
 from sipadapters.errors import (
     ConnectError,
     HandshakeError,
@@ -38,6 +44,8 @@ __all__ = [
     "open_transport",
     "open_user_agent",
     "DEFAULT_PORTS",
+    "KEEPALIVE_INTERVAL",
+    "KEEPALIVE_TIMEOUT",
     "UserAgentDriver",
     "AnyEvent",
     "Connector",

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
-from sipadapters.driver import UserAgentDriver
+from sipadapters.driver import KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, UserAgentDriver
 from sipadapters.errors import ConnectError
 from sipadapters.reconnect import ReconnectPolicy
 from sipadapters.stream import StreamTransport
@@ -89,8 +89,8 @@ async def open_user_agent(
     tls: TlsOptions | None = None,
     timeout: float = 10.0,
     reconnect: ReconnectPolicy | None = None,
-    keepalive_interval: float | None = 30.0,
-    keepalive_timeout: float = 10.0,
+    keepalive_interval: float | None = KEEPALIVE_INTERVAL,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ids: IdFactory | None = None,
     register: bool = False,
     random: Callable[[], float] | None = None,

@@ -39,7 +39,7 @@ import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import anyio
 import anyio.abc
@@ -64,7 +64,19 @@ from sipcore.events import Event, FlowFailed, Registered, RegistrationFailed
 from sipcore.registration import RegistrationState
 from sipcore.user_agent import UserAgent
 
-__all__ = ["UserAgentDriver", "AnyEvent", "Connector"]
+__all__ = [
+    "UserAgentDriver",
+    "AnyEvent",
+    "Connector",
+    "KEEPALIVE_INTERVAL",
+    "KEEPALIVE_TIMEOUT",
+]
+
+KEEPALIVE_INTERVAL: Final = 20.0
+"""Default idle seconds before a keepalive. With ``KEEPALIVE_TIMEOUT`` a dead connection
+is noticed within 30 s of its last sign of life, well before a re-REGISTER would find out."""
+KEEPALIVE_TIMEOUT: Final = 10.0
+"""Default seconds a keepalive (or a send) may go unanswered on a reliable connection."""
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +163,8 @@ class UserAgentDriver:
         *,
         url: str = "",
         reconnect: ReconnectPolicy | None = None,
-        keepalive_interval: float | None = 30.0,
-        keepalive_timeout: float = 10.0,
+        keepalive_interval: float | None = KEEPALIVE_INTERVAL,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT,
         random: Callable[[], float] | None = None,
         refresh_targets: bool = True,
     ) -> None:

@@ -29,7 +29,7 @@ import trio
 import trio.lowlevel
 
 from sipadapters import connect
-from sipadapters.driver import UserAgentDriver
+from sipadapters.driver import KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, UserAgentDriver
 from sipadapters.reconnect import ReconnectPolicy
 from sipadapters.tls import TlsOptions
 from sipcore.config import UserAgentConfig
@@ -56,8 +56,8 @@ async def open_user_agent(
     tls: TlsOptions | None = None,
     timeout: float = 10.0,
     reconnect: ReconnectPolicy | None = None,
-    keepalive_interval: float | None = 30.0,
-    keepalive_timeout: float = 10.0,
+    keepalive_interval: float | None = KEEPALIVE_INTERVAL,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ids: IdFactory | None = None,
     register: bool = False,
     random: Callable[[], float] | None = None,
@@ -95,8 +95,8 @@ async def serve_user_agent(
     tls: TlsOptions | None = None,
     timeout: float = 10.0,
     reconnect: ReconnectPolicy | None = None,
-    keepalive_interval: float | None = 30.0,
-    keepalive_timeout: float = 10.0,
+    keepalive_interval: float | None = KEEPALIVE_INTERVAL,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT,
     ids: IdFactory | None = None,
     register: bool = True,
     task_status: trio.TaskStatus[UserAgentDriver] = trio.TASK_STATUS_IGNORED,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from exotel_voice.errors import ConfigurationError
-from sipadapters import TlsOptions
+from sipadapters import KEEPALIVE_INTERVAL, TlsOptions
 from sipmedia import IceServer
 
 __all__ = ["Account", "DtmfMode"]
@@ -52,8 +52,9 @@ class Account:
     """The answer to an INVITE beyond ``max_calls`` (Exotel's platform: 480 ``4001``)."""
     register_expires: int = 300
     connect_timeout: float = 10.0
-    keepalive_interval: float | None = 30.0
-    """Seconds of silence before a keepalive; a dead line is noticed within this + 10 s."""
+    keepalive_interval: float | None = KEEPALIVE_INTERVAL
+    """Seconds of silence before a keepalive; a dead line is noticed within this + 10 s
+    (30 s by default)."""
 
     def __post_init__(self) -> None:
         if not self.user or not _USER.match(self.user):
