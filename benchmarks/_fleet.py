@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import anyio
 
 from benchmarks._proc import GcClock, Usage, self_peak_memory, self_usage
+from sipadapters import KEEPALIVE_INTERVAL
 from sipcore.config import UserAgentConfig
 
 __all__ = [
@@ -104,7 +105,7 @@ class FleetPlan:
     """Registrations (and un-registrations) in progress at once."""
     connect_in_flight: int = 200
     """WebSocket handshakes in progress at once."""
-    keepalive_interval: float | None = 30.0
+    keepalive_interval: float | None = KEEPALIVE_INTERVAL
     """The driver's WebSocket ping after this many idle seconds."""
     connect_timeout: float = 30.0
     """Seconds one phone may take to connect."""

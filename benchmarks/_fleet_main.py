@@ -23,6 +23,7 @@ from benchmarks._fleet_profile import CpuProfile, MemoryProfile
 from benchmarks._kamailio import phone_users
 from benchmarks._lean import LeanPhones
 from benchmarks._proc import Usage, group_usage, raise_open_files_limit
+from sipadapters import KEEPALIVE_INTERVAL
 
 __all__ = ["KINDS", "main"]
 
@@ -47,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expires", type=int, required=True)
     parser.add_argument("--in-flight", type=int, required=True)
     parser.add_argument("--connect-in-flight", type=int, required=True)
-    parser.add_argument("--keepalive", type=float, default=30.0, help="0: no keepalive")
+    parser.add_argument(
+        "--keepalive", type=float, default=KEEPALIVE_INTERVAL, help="0: no keepalive"
+    )
     parser.add_argument("--server-pgid", type=int, help="the server's process group")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(

@@ -52,6 +52,7 @@ from benchmarks._kamailio import scale_settings
 from benchmarks._proc import Usage, group_usage, raise_open_files_limit
 from benchmarks._sipp import SippResult, run_sipp, sipp_binary
 from benchmarks._timing import Settings
+from sipadapters import KEEPALIVE_INTERVAL
 from tests.kamailio.server import KamailioError, KamailioServer
 
 __all__ = [
@@ -94,8 +95,8 @@ class Options:
     """Our WebSocket handshakes in progress at once."""
     kinds: tuple[str, ...] = KINDS
     sipp_modes: tuple[str, ...] = SIPP_MODES
-    keepalive: float = 30.0
-    """Our phones' WebSocket keepalive interval (0: none)."""
+    keepalive: float = KEEPALIVE_INTERVAL
+    """Our phones' WebSocket keepalive interval (0: none); the SDK's default."""
     profile: str | None = None
     """``memory`` or ``cpu``: profile our phones instead of measuring (no SIPp)."""
 
