@@ -167,6 +167,8 @@ def test_stats_of_clean_and_lossy_calls() -> None:
             assert all(s.mos is not None and s.mos > 4 for s in rated), rated
             assert rated[-1].bytes_received > 0 and rated[-1].jitter < 0.02
             assert sender.packets_sent >= received[-1] and sender.bytes_sent > 0
+            # RTCP receiver reports came back (RFC 3550 §6.4.1: LSR/DLSR give the RTT).
+            assert sender.rtt is not None and 0 <= sender.rtt < 0.1, sender
         lossy, _, whole_call = results[2]
         assert lossy[-1].packets_lost > 0 and any(s.loss > 0 for s in lossy)
         # Over the whole call (about 130 packets), close to the 15 % dropped.
