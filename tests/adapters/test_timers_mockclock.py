@@ -357,6 +357,15 @@ async def test_a_silent_flow_is_dropped_within_30_s_by_default_then_rejoined() -
         assert pings == 15 and driver.connected
 
 
+def test_reconnect_policy_doubles_to_its_maximum_and_jitters_down_by_half() -> None:
+    policy = ReconnectPolicy()
+    assert [policy.delay(n, 0.0) for n in range(1, 9)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    # jitter 0.5: a random fraction f takes up to half the delay off, never adds to it.
+    assert policy.delay(3, 0.999) == pytest.approx(1.001)
+    assert policy.delay(7, 0.5) == pytest.approx(22.5)
+    assert ReconnectPolicy(jitter=0.0).delay(2, 0.9) == 1.0
+
+
 @pytest.mark.usefixtures("wall_clock")
 async def test_reconnection_backs_off_exponentially_then_gives_up() -> None:
     ours, theirs = memory_pair(reliable=True)
