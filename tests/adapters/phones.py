@@ -24,6 +24,7 @@ from wsproto.events import (
     BytesMessage,
     CloseConnection,
     Ping,
+    Pong,
     Request,
     TextMessage,
 )
@@ -239,6 +240,8 @@ class FakeConnection:
         """The client's upgrade request."""
         self.close_code: int | None = None
         """The code of the Close frame the client sent, once it did."""
+        self.pongs: list[bytes] = []
+        """The payloads of the Pongs the client answered our Pings with."""
         self._parts: list[bytes] = []
 
     async def send(self, data: bytes | str) -> None:
@@ -248,6 +251,10 @@ class FakeConnection:
 
     async def send_sip(self, message: sipwire.SipMessage) -> None:
         await self.send(message.encode())
+
+    async def ping(self, payload: bytes) -> None:
+        """Send a WebSocket Ping (its Pong lands in ``pongs`` as ``receive`` reads)."""
+        await self._stream.send(self._ws.send(Ping(payload)))
 
     async def receive(self) -> bytes:
         """The next whole message from the client (Pings are answered on the way).
@@ -259,6 +266,8 @@ class FakeConnection:
             for event in self._ws.events():
                 if isinstance(event, Ping):
                     await self._stream.send(self._ws.send(event.response()))
+                elif isinstance(event, Pong):
+                    self.pongs.append(bytes(event.payload))
                 elif isinstance(event, CloseConnection):
                     self.close_code = event.code
                     with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -180,6 +181,7 @@ async def test_server_closes_the_connection_mid_call(
         await register(dave)
         call_id = await establish(carol, dave, kamailio.aor("dave"))
         cut, other = (carol, dave) if fault == "close_ws" else (dave, carol)
+        cut_user = "carol" if cut is carol else "dave"
         cut.ua.reinvite(call_id, cut.now(), HOLD_OFFER)
         await cut.transmit()
         await wait_for(other, ReinviteReceived)
@@ -211,9 +213,15 @@ async def test_server_closes_the_connection_mid_call(
         await other.transmit()
         await wait_for(cut, ReinviteAnswered, seen=seen)
         if not any(isinstance(e, Registered) for e in seen):
-            await wait_for(cut, Registered)
+            await wait_for(cut, Registered, seen=seen)
         record_property("reregistered_and_refreshed_after_s", round(cut.now() - cut_at, 3))
         assert local_port(cut) != port
+        # RFC 5626 §4.2: the new flow registers the same instance and reg-id, so the
+        # registrar replaces the binding instead of adding one.
+        reregister = bytes(next(e for e in seen if isinstance(e, RegistrationSent)).request)
+        assert re.search(rb'\+sip\.instance="<urn:uuid:[0-9a-f-]{36}>"', reregister), reregister
+        assert b";reg-id=1" in reregister, reregister
+        assert len(kamailio.contacts(cut_user)) == 1
 
         ender, peer = (cut, other) if hangs_up == "reconnected" else (other, cut)
         ender.ua.bye(call_id, ender.now())
@@ -439,6 +447,28 @@ async def test_wrong_password_is_not_retried(kamailio: KamailioServer) -> None:
         later = await events_for(bob, 1.0)
         assert not any(isinstance(e, Connected | RegistrationSent) for e in later), later
         assert not bob.connected
+
+
+async def test_a_forbidden_registration_ends_the_retries() -> None:
+    """403 to the first REGISTER: a failure event, then no reconnection (no loop)."""
+    async with FakeWebSocketServer() as server:
+        config = UserAgentConfig.for_account("sip:alice@example.test", "secret")
+        async with open_user_agent(
+            server.url, config, timeout=2.0, keepalive_interval=None
+        ) as alice:
+            connection = await server.accept()
+            alice.ua.register(alice.now())
+            await alice.transmit()
+            request = await connection.receive_sip("REGISTER")
+            await connection.send_sip(sipwire.response(request, 403, "Forbidden"))
+            failed = await wait_for(alice, RegistrationFailed)
+            assert failed.auth_rejected and failed.status_code == 403
+            await connection.aclose()
+            await wait_for(alice, ConnectionLost)
+            abandoned = await wait_for(alice, ReconnectAbandoned)
+            assert "credentials" in abandoned.reason
+            assert len(server.connections) == 1  # nobody came back
+            assert not alice.connected
 
 
 # ------------------------------------------------------------------ 3f: silent death

@@ -199,7 +199,18 @@ async def test_a_server_without_the_sip_subprotocol_is_refused() -> None:
 
 
 async def test_messages_in_the_same_read_as_the_upgrade_are_not_lost() -> None:
-    options = sipwire.request(
+    options = _options_from_server()
+    async with FakeWebSocketServer(greeting=options.encode()) as server:
+        config = UserAgentConfig.for_account("sip:alice@example.test", "secret")
+        async with open_user_agent(server.url, config, timeout=2.0) as alice:
+            connection = await server.accept()
+            answer = await connection.receive_sip()
+            assert answer.status == 200 and answer.cseq_method == "OPTIONS"
+            assert alice.connected
+
+
+def _options_from_server() -> sipwire.SipMessage:
+    return sipwire.request(
         "OPTIONS",
         "sip:alice@example.test",
         via=f"SIP/2.0/WS fake.invalid;branch={sipwire.new_branch()}",
@@ -208,13 +219,41 @@ async def test_messages_in_the_same_read_as_the_upgrade_are_not_lost() -> None:
         call_id=sipwire.new_call_id(),
         cseq=1,
     )
-    async with FakeWebSocketServer(greeting=options.encode()) as server:
+
+
+async def test_the_url_path_is_kept_and_server_pings_are_answered() -> None:
+    async with FakeWebSocketServer() as server:
+        url = f"ws://127.0.0.1:{server.port}/ws/sip?token=abc"
         config = UserAgentConfig.for_account("sip:alice@example.test", "secret")
-        async with open_user_agent(server.url, config, timeout=2.0) as alice:
+        async with open_user_agent(url, config, timeout=2.0, keepalive_interval=None):
             connection = await server.accept()
+            assert connection.request.target == "/ws/sip?token=abc"  # RFC 7118 §5 URI
+            assert connection.request.subprotocols == ["sip"]
+            await connection.ping(b"are you there")
+            # The Pong is sent as soon as the Ping is read, before the OPTIONS after it
+            # is answered (RFC 6455 §5.5.2: "as soon as is practical").
+            await connection.send_sip(_options_from_server())
             answer = await connection.receive_sip()
-            assert answer.status == 200 and answer.cseq_method == "OPTIONS"
-            assert alice.connected
+            assert answer.status == 200
+            assert connection.pongs == [b"are you there"]
+
+
+async def test_concurrent_sends_reach_the_peer_whole_and_in_order() -> None:
+    async with FakeWebSocketServer() as server:
+        transport = await open_transport(server.url, timeout=2.0)
+        connection = await server.accept()
+        messages = [f"message {n:03d} ".encode() * 2000 for n in range(40)]  # 30 KB each
+        try:
+            async with anyio.create_task_group() as senders:
+                for data in messages:
+                    senders.start_soon(transport.send, data)
+                    await anyio.lowlevel.checkpoint()  # started in this order
+            received = [await connection.receive() for _ in messages]
+        finally:
+            await transport.aclose()
+        # One WebSocket message each, none interleaved with another (frames of one
+        # message must not mix with another's, RFC 6455 §5.4).
+        assert sorted(received) == sorted(messages)
 
 
 # ------------------------------------------------------------------ entry points
