@@ -13,6 +13,8 @@ phone) and, against it:
      (``benchmarks._lean``);
    - ``driver``: a ``UserAgentDriver`` per phone, as an application writes it
      (``benchmarks._driven``);
+   - ``driver-frozen``: the same, calling ``gc.freeze()`` once every phone is connected
+     (what docs/registration-performance.md advises a process holding thousands);
 
 2. **SIPp** (Debian's ``sip-tester``) registering the same subscribers with digest over
    TCP with the same bound on registrations in progress, before and after our phones:
