@@ -22,8 +22,8 @@ What aioice does and does not do (aioice 0.10+, as used by aiortc):
   every server given, one ICE agent per server, so a diagnostic can name the one that
   does not answer (``unanswered``).
 
-Every server gets the same bound (``timeout``); the probe as a whole never takes much
-longer than it, whatever the servers do.
+Every server gets the same bound (``timeout``, through ``sipmedia.gathering``, as calls
+do); the probe as a whole never takes much longer than it, whatever the servers do.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from aioice.ice import get_host_addresses
 from aiortc import RTCIceServer
 from aiortc.rtcicetransport import connection_kwargs
 
+from sipmedia.gathering import gather_candidates
 from sipmedia.session import IceServer
 
 __all__ = ["PROBE_KEYS", "CandidateCheck", "IceProbeReport", "probe_ice", "classify_candidate"]
@@ -145,15 +146,7 @@ def _line(candidate: Candidate) -> str:
 async def _gather(kwargs: dict[str, Any], addresses: list[str], timeout: float) -> list[Candidate]:
     connection = Connection(ice_controlling=True, **kwargs)
     try:
-        # get_component_candidates bounds the STUN/TURN queries by `timeout` and drops
-        # the ones still pending; gather_candidates() would use a fixed 5 s.
-        return list(
-            await connection.get_component_candidates(
-                component=1,
-                addresses=addresses,
-                timeout=timeout,  # type: ignore[arg-type]  # aioice annotates int, uses asyncio.wait
-            )
-        )
+        return await gather_candidates(connection, timeout, addresses)
     finally:
         await connection.close()
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from aioice import Connection
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
@@ -40,6 +41,7 @@ from sipmedia.dtmf import (
     parse_dtmf_info,
     telephone_event_for,
 )
+from sipmedia.gathering import gather_candidates
 from sipmedia.inline import InlineOpusTrack, install_inline_decoder
 from sipmedia.pcm import FRAME_MS
 from sipmedia.receiver import InboundAudio
@@ -82,7 +84,9 @@ class MediaConfig:
     ice_servers: tuple[IceServer, ...] = ()
     """STUN/TURN servers for ICE (none: host candidates only)."""
     ice_gathering_timeout: float = 3.0
-    """Longest wait for candidates before the SDP goes out without the slow ones."""
+    """Longest wait, seconds, for the STUN/TURN servers' candidates: then the SDP goes
+    out with the candidates gathered so far (host candidates at least), without those
+    of the servers that have not answered (``sipmedia.gathering``)."""
     telephone_event: bool = True
     """Offer and accept RFC 4733 ``telephone-event`` (DTMF inside the RTP stream)."""
     jitter_buffer_packets: int = 0
@@ -151,7 +155,8 @@ class MediaSession:
 
         Raises:
             LocalProtocolError: media was already negotiated.
-            MediaError: no configured codec exists, or gathering timed out.
+            MediaError: no configured codec exists. A STUN/TURN server that does not
+                answer within ``config.ice_gathering_timeout`` is left out, not an error.
         """
         if self._transceiver is not None:
             raise LocalProtocolError("the first offer was already made")
@@ -559,18 +564,29 @@ class MediaSession:
         return await self._local(RTCSessionDescription(sdp=sdp, type="offer"))
 
     async def _local(self, description: RTCSessionDescription) -> str:
-        # aiortc gathers every candidate inside setLocalDescription (non-trickle): bound
-        # it, so an unreachable STUN/TURN server cannot hold the call (JsSIP cannot).
+        # aiortc gathers inside setLocalDescription (non-trickle), and aioice waits 5 s
+        # for each STUN/TURN server there. Gather first, within our bound, so a server
+        # that never answers cannot hold the call (JsSIP has no bound and never sends
+        # its INVITE): the SDP goes out with what came in time, host candidates at least.
+        timeout = self.config.ice_gathering_timeout
         try:
-            await asyncio.wait_for(
-                self._pc.setLocalDescription(description), self.config.ice_gathering_timeout
+            await asyncio.gather(
+                *(gather_candidates(c, timeout) for c in self._unstarted_ice_connections())
             )
-        except TimeoutError as exc:
-            raise MediaError(
-                f"ICE gathering took longer than {self.config.ice_gathering_timeout} s"
-            ) from exc
+        except AiortcMismatchError as exc:
+            raise MediaError(str(exc)) from exc
+        await self._pc.setLocalDescription(description)
         local = self._pc.localDescription
         return str(local.sdp)
+
+    def _unstarted_ice_connections(self) -> list[Connection]:
+        """The aioice connections of our transports that have not gathered yet."""
+        connections: list[Connection] = []
+        for transceiver in self._pc.getTransceivers():
+            gatherer = transceiver.sender.transport.transport.iceGatherer
+            if gatherer.state == "new" and gatherer._connection not in connections:
+                connections.append(gatherer._connection)
+        return connections
 
     async def _remote(self, sdp: str, kind: str) -> None:
         try:
