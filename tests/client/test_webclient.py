@@ -18,6 +18,7 @@ from exotel_voice import (
     CallStateError,
     ConfigurationError,
     DtmfReceived,
+    EndCause,
     Ended,
     ExotelWebClient,
     Phone,
@@ -355,3 +356,56 @@ def test_session_listener_parent_registers_children_hear_calls_and_take_over(
     finally:
         parent.close()
         child.close()
+
+
+def test_hangup_before_answer_rejects_with_486_busy(kamailio: KamailioServer) -> None:
+    # Guide 5.6: Hangup() on the ringing call rejects it; the JS SDK sends 486 Busy.
+    rec = Recorder()
+    client = ExotelWebClient()
+    try:
+        client.initWebrtc(sip_account_info(kamailio, "carol"), rec.on_register, rec.on_call)
+        client.DoRegister()
+        wait_until(lambda: ("registered", "carol") in rec.register)
+        caller = Caller(kamailio, "dave")
+        caller.start(kamailio.aor("carol"))
+        wait_until(lambda: ("incoming", "carol") in rec.calls)
+        offered = rec.last_call
+        assert offered is not None
+        client.getCall().Hangup()
+        assert caller.ended.wait(8)
+        assert caller.ended_how is not None
+        assert (caller.ended_how.cause, caller.ended_how.status_code) == (
+            EndCause.REMOTE_REJECT,
+            486,
+        )
+        wait_until(lambda: ("callEnded", "carol") in rec.calls)
+        assert [e for e, _ in rec.calls] == ["incoming", "callEnded"]  # never "connected"
+        assert offered.callState == "ended"
+        assert offered.callDetails()["callEndReason"] == EndCause.LOCAL_REJECT.value
+    finally:
+        client.close()
+
+
+def test_remote_hangup_is_reported_as_terminated(kamailio: KamailioServer) -> None:
+    # Guide 5.6: "For call hangup by remote user, the event comes as 'terminated'."
+    rec = Recorder()
+    client = ExotelWebClient()
+    try:
+        client.initWebrtc(sip_account_info(kamailio, "erin"), rec.on_register, rec.on_call)
+        client.DoRegister()
+        wait_until(lambda: ("registered", "erin") in rec.register)
+        caller = Caller(kamailio, "frank")
+        caller.start(kamailio.aor("erin"))
+        wait_until(lambda: ("incoming", "erin") in rec.calls)
+        client.getCall().Answer()
+        wait_until(lambda: ("connected", "erin") in rec.calls)
+        caller.hang_up.set()  # the far end sends BYE
+        wait_until(lambda: ("terminated", "erin") in rec.calls)
+        assert [e for e, _ in rec.calls] == ["incoming", "connected", "terminated"]
+        assert rec.last_call is not None and rec.last_call.callState == "ended"
+        assert rec.last_call.callDetails()["callEndReason"] == EndCause.REMOTE_HANGUP.value
+        with pytest.raises(CallStateError, match="no active call"):
+            client.getCall().Hangup()
+        assert caller.ended.wait(8)
+    finally:
+        client.close()
