@@ -203,7 +203,7 @@ def test_change_devices_before_and_during_a_call(
         client.changeAudioOutputDevice("pulse:sink:headset", before.ok, before.error)
         assert before.results == ["ok", "ok"]
         assert set(before.threads) == {"exotel-voice"}  # the client's loop thread
-        assert facade.status() == "initial"  # the chosen devices exist
+        assert facade.status() == "unregistered"  # the chosen devices exist
 
         facade.start()
         caller = Caller(kamailio)
@@ -315,7 +315,7 @@ def test_without_audio_devices_calls_use_silence_and_required_devices_are_denied
             client.setAudioSink(42)
         listed = client.getAudioDevices()
         assert [d for d in listed["inputs"] if d["deviceId"].startswith("pulse:")] == []
-        assert facade.status() == "initial"  # "auto" needs no device
+        assert facade.status() == "unregistered"  # "auto" needs no device
         facade.start()
 
         # the default ("auto") answers with silence

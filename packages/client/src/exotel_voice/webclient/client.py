@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -62,7 +63,7 @@ RegisterEventCallback = Callable[[str, str], object]
 CallListenerCallback = Callable[[WebCall, str, str], object]
 SessionCallback = Callable[[str, str], object]
 
-CLIENT_STATUSES = (
+CLIENT_STATUSES = (  # in the guide's order
     "media_permission_denied",
     "not_initialized",
     "websocket_connection_failed",
@@ -88,6 +89,8 @@ class ExotelWebClient:
 
     def __init__(self) -> None:
         self._thread = LoopThread()
+        self._random: Callable[[], float] = _jitter
+        """Random fractions in [0, 1) for the backoff's jitter (tests may replace it)."""
         self._account: Account | None = None
         self._user_name = ""
         self._register_cb: RegisterEventCallback | None = None
@@ -145,7 +148,8 @@ class ExotelWebClient:
         self._register_cb = RegisterEventCallBack
         self._call_cb = CallListenerCallback
         self._session_cb = SessionCallback
-        self._status = "initial" if self._status == "not_initialized" else self._status
+        if self._status == "not_initialized":
+            self._status = "unregistered"  # ready; "initial" is for a registration in progress
         logger.info("initialised for %s on %s", account.aor, account.server)
         return True
 
@@ -175,11 +179,24 @@ class ExotelWebClient:
         return True
 
     def UnRegister(self) -> None:
-        """Unregister and disconnect (section 5.3); stops automatic reconnection."""
+        """Unregister and disconnect (section 5.3); stops automatic reconnection.
+
+        Raises:
+            NotInitialized: ``initWebrtc`` was not called.
+        """
         self._require_account()
         self._want_registered = False
         self._perform(self._stop_phone())
         self._status = "unregistered"
+
+    def unregister(self) -> None:
+        """``UnRegister()`` by the name the guide's own 5.12 snippet uses
+        (``exWebClient.unregister()``).
+
+        Raises:
+            NotInitialized: ``initWebrtc`` was not called.
+        """
+        self.UnRegister()
 
     async def _close_extras(self) -> None:
         await self._diagnostics.close()
@@ -190,6 +207,10 @@ class ExotelWebClient:
         if self._stop is not None:
             self._stop.set()
         if runner is not None:
+            if self._phone is None:
+                # Still connecting, registering or waiting to retry: give up now rather
+                # than after the registration's timeout.
+                runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
 
     async def _run_phone(self, account: Account, stop: asyncio.Event) -> None:
@@ -208,13 +229,22 @@ class ExotelWebClient:
                     self._phone = phone
                     attempt = 0
                     await stop.wait()
+            except asyncio.CancelledError:
+                await phone.aclose()  # cancelled while starting: release what it opened
+                raise
             except ConnectionFailed as exc:
+                # Ends the phone's event stream, so the listener is done before the wait
+                # below (else every retry came 2 s late, see "finally").
+                await phone.aclose()
                 self._status = "websocket_connection_failed"
-                logger.warning("cannot connect: %s", exc)
-                self._register_event("unregistered")
                 attempt += 1
+                # Jittered, so that many clients cut off together do not all come back
+                # in the same instant.
+                delay = policy.delay(attempt, self._random())
+                logger.warning("cannot connect: %s; retry %d in %.3f s", exc, attempt, delay)
+                self._register_event("unregistered")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), policy.delay(attempt, 0.5))
+                    await asyncio.wait_for(stop.wait(), delay)
             except RegistrationError as exc:
                 self._status = "terminated"
                 logger.warning("registration refused: %s", exc)
@@ -233,6 +263,8 @@ class ExotelWebClient:
 
     def _on_phone_event(self, event: PhoneEvent) -> None:
         if isinstance(event, RegisterSent):
+            if self._status != "registered":
+                self._status = "initial"  # the guide's "sdk registration is in progress"
             self._register_event("sent_request")
         elif isinstance(event, Registered):
             self._status = "registered"
@@ -247,8 +279,8 @@ class ExotelWebClient:
         elif isinstance(event, Disconnected):
             self._status = "disconnected" if self._want_registered else "unregistered"
         elif isinstance(event, Connected):
-            if self._status in ("disconnected", "websocket_connection_failed"):
-                self._status = "connecting"
+            if self._status != "terminated":
+                self._status = "initial"  # connected: the REGISTER goes out next
         elif isinstance(event, IncomingCall):
             self._calls.append(event.call)
             self._call_event(event.call, "incoming")
@@ -322,7 +354,13 @@ class ExotelWebClient:
         First ``media_permission_denied`` if the audio configuration needs a device
         (``audioSource``/``audioSink`` ``"device"`` or a device id) that this machine
         does not have now (the default ``"auto"`` never needs one), then the connection
-        and registration states.
+        and registration states: ``not_initialized`` before ``initWebrtc``;
+        ``unregistered`` after it (and after ``UnRegister``); ``connecting`` while the
+        WebSocket opens; ``initial`` once it is open and the registration is in progress;
+        ``registered``; ``disconnected`` when the connection is lost (reconnection under
+        way); ``websocket_connection_failed`` when it cannot be opened (retrying);
+        ``terminated`` when the server refused the credentials; ``unknown`` if the check
+        itself failed (e.g. the audio devices could not be listed).
         """
         try:
             status = self._devices.media_status() or self._compute_status()
@@ -606,6 +644,10 @@ class ExotelWebClient:
             callback(*args)
         except Exception:
             logger.exception("a callback raised")
+
+
+def _jitter() -> float:
+    return secrets.randbits(32) / 2**32
 
 
 def _with_codecs(account: Account, codecs: tuple[str, ...]) -> Account:
