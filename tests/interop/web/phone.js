@@ -41,6 +41,7 @@ const state = {
   sdp: {},
   probes: [],
   meter: null,
+  metering: true,
   remote: document.getElementById('remote'),
 };
 
@@ -153,7 +154,9 @@ function onRemoteTrack(event) {
   // plays: the <audio> element does; the meter taps the same stream.
   state.remote.srcObject = stream;
   state.remote.play().catch((error) => record('play-failed', { error: String(error) }));
-  startMeter(stream).catch((error) => record('meter-failed', { error: String(error) }));
+  if (state.metering) {
+    startMeter(stream).catch((error) => record('meter-failed', { error: String(error) }));
+  }
 }
 
 const watched = new WeakSet();
@@ -263,6 +266,13 @@ window.interop = {
   /** Answer every incoming call with the fake microphone (true) or leave them ringing. */
   async autoAnswer(enabled) {
     state.answerOptions = enabled ? mediaOptions() : null;
+    return enabled;
+  },
+
+  /** Run the tone meter on each call's remote audio (the default) or not: a benchmark
+   * of answer time turns it off, so the browser does only what a web phone does. */
+  async setMetering(enabled) {
+    state.metering = enabled;
     return enabled;
   },
 
