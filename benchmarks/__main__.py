@@ -10,7 +10,7 @@ import argparse
 import functools
 from collections.abc import Callable, Sequence
 
-from benchmarks import media, parse, profile_parse, registration
+from benchmarks import answer, media, parse, profile_parse, registration
 from benchmarks._timing import Settings
 
 __all__ = ["BENCHMARKS", "DEFAULT", "main"]
@@ -20,10 +20,11 @@ BENCHMARKS: dict[str, Callable[[Settings], object]] = {
     "profile": profile_parse.run,
     "media": media.run,
     "registration": registration.run,
+    "answer": answer.run,
 }
 """Benchmark name -> its entry point."""
 
-DEFAULT = ("parse", "media", "registration")
+DEFAULT = ("parse", "media", "registration", "answer")
 """What runs when no name is given (profiling is on demand)."""
 
 
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     media.add_arguments(parser)
     registration.add_arguments(parser)
+    answer.add_arguments(parser)
     args = parser.parse_args(argv)
     names: list[str] = args.names or list(DEFAULT)
     unknown = [name for name in names if name not in BENCHMARKS]
@@ -59,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         media_options = media.options_from(args)
         registration_options = registration.options_from(args)
+        answer_options = answer.options_from(args)
     except ValueError as exc:
         parser.error(str(exc))
     settings = Settings(repeats=args.repeats, seconds=args.seconds or defaults.seconds)
@@ -66,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **BENCHMARKS,
         "media": functools.partial(media.run, options=media_options),
         "registration": functools.partial(registration.run, options=registration_options),
+        "answer": functools.partial(answer.run, options=answer_options),
     }
     for name in names:
         runners[name](settings)
