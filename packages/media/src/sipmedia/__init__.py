@@ -35,7 +35,16 @@ from sipmedia.dtmf import (
 from sipmedia.files import RECORD_CODECS, AudioFileError, FileEnded, FileRecorder, FileSource
 from sipmedia.loop import CallerLoop, MediaLoop, MediaRunner, media_runner
 from sipmedia.meters import FLOOR_DBFS, AudioLevel, LevelMeter, RingTone, SpeakerTest, measure_level
-from sipmedia.pcm import FRAME_SAMPLES, SAMPLE_RATE, Pcm, Resampler, rms_dbfs, silence
+from sipmedia.pcm import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    Pcm,
+    PcmResampler,
+    Resampler,
+    frame_samples,
+    rms_dbfs,
+    silence,
+)
 from sipmedia.probes import (
     PROBE_KEYS,
     CandidateCheck,
@@ -82,6 +91,8 @@ __all__ = [
     "SAMPLE_RATE",
     "FRAME_SAMPLES",
     "Resampler",
+    "PcmResampler",
+    "frame_samples",
     "silence",
     "rms_dbfs",
     # devices

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Protocol, Self, TypeVar, TypeVarTuple, Unpack
 
 from sipmedia.session import MediaConfig, MediaSession
 from sipmedia.sources import AudioSource
+from sipmedia.waiting import running_asyncio_loop, wait_future
 
 __all__ = ["MediaRunner", "CallerLoop", "MediaLoop", "media_runner"]
 
@@ -111,42 +111,6 @@ class CallerLoop:
         await self.aclose()
 
 
-def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-async def _wait_on_trio(future: concurrent.futures.Future[T]) -> T:
-    # trio is optional: only trio programs get here, and they have it.
-    import trio  # noqa: PLC0415
-
-    token = trio.lowlevel.current_trio_token()
-    done = trio.Event()
-
-    def wake(_: concurrent.futures.Future[T]) -> None:
-        # On the media thread (or at once, if already done): wake the trio task
-        # without blocking this thread.
-        with contextlib.suppress(trio.RunFinishedError):
-            token.run_sync_soon(done.set)
-
-    future.add_done_callback(wake)
-    try:
-        await done.wait()
-    finally:
-        if not future.done():
-            future.cancel()  # cancelled from trio: cancel the asyncio side too
-    return future.result()
-
-
-async def _wait(future: concurrent.futures.Future[T]) -> T:
-    """Await a future completed on another thread, from asyncio or trio."""
-    if _running_asyncio_loop() is not None:
-        return await asyncio.wrap_future(future)
-    return await _wait_on_trio(future)
-
-
 class MediaLoop:
     """An asyncio event loop in a daemon thread of ours, for aiortc under trio.
 
@@ -222,9 +186,9 @@ class MediaLoop:
         Raises:
             RuntimeError: the loop is closed.
         """
-        if _running_asyncio_loop() is self._loop:
+        if running_asyncio_loop() is self._loop:
             return await fn(*args)
-        return await _wait(self.submit(fn, *args))
+        return await wait_future(self.submit(fn, *args))
 
     async def call(self, fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
         """Call ``fn(*args)`` on the media loop's thread and return its result.
@@ -271,13 +235,13 @@ class MediaLoop:
         Raises:
             RuntimeError: called from the media loop itself.
         """
-        if _running_asyncio_loop() is self._loop:
+        if running_asyncio_loop() is self._loop:
             raise RuntimeError("the media loop cannot close itself from inside")
         if not self._closing:
             await self.run(_close_all, self._sessions)
             self._closing = True
             self._loop.call_soon_threadsafe(self._loop.stop)
-        await _wait(self._finished)
+        await wait_future(self._finished)
         self._thread.join()
 
     def close(self) -> None:
@@ -314,6 +278,6 @@ def media_runner() -> CallerLoop | MediaLoop:
         A ``CallerLoop`` when called on a running asyncio loop (media shares it), else a
         started ``MediaLoop`` (trio, or no loop at all).
     """
-    if _running_asyncio_loop() is not None:
+    if running_asyncio_loop() is not None:
         return CallerLoop()
     return MediaLoop()

@@ -19,6 +19,8 @@ __all__ = [
     "Pcm",
     "to_frame",
     "Resampler",
+    "PcmResampler",
+    "frame_samples",
     "silence",
     "rms_dbfs",
 ]
@@ -69,6 +71,51 @@ class Resampler:
         if not out:
             return silence(0)
         return np.concatenate(out).astype(np.int16, copy=False)
+
+
+class PcmResampler:
+    """Mono int16 PCM from one sample rate to another, chunk after chunk.
+
+    Stateful: the filter carries on across chunks, so a stream cut into chunks of any
+    size comes out as if resampled in one piece (no click at the joins). About 1 ms of
+    the latest input stays inside until more comes.
+
+    Args:
+        from_rate: the input's samples per second.
+        to_rate: the output's.
+
+    Raises:
+        ValueError: a rate outside 8-192 kHz.
+    """
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        for rate in (from_rate, to_rate):
+            if not 8_000 <= rate <= 192_000:
+                raise ValueError(f"sample rate out of range (8000-192000): {rate}")
+        self.from_rate = from_rate
+        self.to_rate = to_rate
+        self._resample = Resampler(to_rate)
+
+    def __call__(self, pcm: Pcm) -> Pcm:
+        """The resampled samples of ``pcm`` so far (``pcm`` itself at equal rates)."""
+        data = np.asarray(pcm, dtype=np.int16).reshape(-1)
+        if self.from_rate == self.to_rate or data.size == 0:
+            return data
+        frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.from_rate
+        return self._resample(frame)
+
+
+def frame_samples(rate: int) -> int:
+    """Samples in one 20 ms frame at ``rate`` (320 at 16 kHz).
+
+    Raises:
+        ValueError: ``rate`` is outside 8-48 kHz or has no whole number of samples in
+            20 ms (it must be a multiple of 50).
+    """
+    if not 8_000 <= rate <= SAMPLE_RATE or rate % (1000 // FRAME_MS):
+        raise ValueError(f"not a frame rate (8000-48000, a multiple of 50): {rate}")
+    return rate * FRAME_MS // 1000
 
 
 def rms_dbfs(pcm: Pcm) -> float:

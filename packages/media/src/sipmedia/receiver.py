@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import cast
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from sipmedia.pcm import SAMPLE_RATE, Pcm, Resampler, silence
+from sipmedia.pcm import SAMPLE_RATE, Pcm, PcmResampler, Resampler, frame_samples, silence
 
 __all__ = ["InboundAudio"]
 
@@ -35,6 +35,7 @@ class InboundAudio:
         self._task: asyncio.Task[None] | None = None
         self._track: MediaStreamTrack | None = None
         self._resample = Resampler()
+        self._closed = False
         self.frames_received = 0
         self.paused = False
         """While paused (we are on hold), received audio is discarded, not delivered."""
@@ -71,10 +72,9 @@ class InboundAudio:
             while True:
                 self._deliver(cast(av.AudioFrame, await track.recv()))
         except MediaStreamError:
+            # The peer connection closed; iterators end with the session (``aclose``),
+            # not here: an ICE restart replaces the track and the call's audio goes on.
             logger.debug("remote track ended")
-        finally:
-            for queue in self._queues:
-                queue.put_nowait(None)
 
     def _remember(self, pcm: Pcm) -> None:
         self._history.append(pcm)
@@ -94,19 +94,43 @@ class InboundAudio:
         """Call ``callback`` with each received chunk (from the media loop)."""
         self._callbacks.append(callback)
 
-    async def frames(self) -> AsyncIterator[Pcm]:
-        """Every chunk received from now on, until the call ends."""
+    async def frames(self, rate: int | None = None) -> AsyncGenerator[Pcm, None]:
+        """Every chunk received from now on, until the session closes (on the media loop).
+
+        Args:
+            rate: ``None``: 48 kHz chunks as they are decoded (960 samples each for
+                Opus). A rate (8000-48000, a multiple of 50): 20 ms frames of exactly
+                ``sipmedia.pcm.frame_samples(rate)`` samples (320 at 16 kHz), resampled
+                stream-wise, for a program that wants, say, 16 kHz speech.
+
+        Raises:
+            ValueError: ``rate`` has no whole number of samples per 20 ms.
+        """
+        size = frame_samples(rate) if rate is not None else 0
+        resample = PcmResampler(SAMPLE_RATE, rate) if rate is not None else None
+        if self._closed:
+            return
         queue: asyncio.Queue[Pcm | None] = asyncio.Queue()
         self._queues.append(queue)
+        pending = silence(0)
         try:
             while (pcm := await queue.get()) is not None:
-                yield pcm
+                if resample is None:
+                    yield pcm
+                    continue
+                pending = np.concatenate((pending, resample(pcm)))
+                while pending.size >= size:
+                    frame, pending = pending[:size], pending[size:]
+                    yield frame
         finally:
             self._queues.remove(queue)
 
     async def aclose(self) -> None:
-        """Stop reading."""
+        """Stop reading; every ``frames()`` iterator ends."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for queue in self._queues:
+            queue.put_nowait(None)

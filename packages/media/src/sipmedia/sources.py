@@ -7,7 +7,10 @@ paces them at 20 ms per frame and sends silence while muted.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import math
+import threading
 from collections import deque
 from typing import Protocol
 
@@ -15,7 +18,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from sipmedia.pcm import FRAME_SAMPLES, SAMPLE_RATE, Pcm, silence, to_frame
+from sipmedia.pcm import FRAME_SAMPLES, SAMPLE_RATE, Pcm, PcmResampler, silence, to_frame
+from sipmedia.waiting import wait_future
 
 __all__ = ["AudioSource", "Tone", "Silence", "PcmWriter", "OutboundTrack"]
 
@@ -84,52 +88,146 @@ class Tone:
 class PcmWriter:
     """PCM a program writes (a bot's speech); read out as it is paced, silence on underrun.
 
-    ``write`` takes int16 mono samples at 48 kHz (see ``sipmedia.pcm.Resampler`` to convert).
-    Up to ``max_seconds`` are buffered; beyond that the oldest audio is dropped, so a
-    producer faster than real time cannot grow memory without bound.
+    Takes mono int16 samples at ``rate`` (e.g. a TTS engine's 16 kHz or 8 kHz) and
+    resamples them to the call's 48 kHz, stream-wise: chunks of any size join without a
+    click (``sipmedia.pcm.PcmResampler``; about 1 ms of the latest audio waits there for
+    the next write).
+
+    Two ways in. ``write`` queues at once and never waits: up to ``max_seconds`` are
+    kept, beyond that the oldest audio is dropped, so a producer faster than real time
+    cannot grow memory without bound. ``await send(...)`` queues and then waits while
+    more than ``ahead`` seconds are queued, so a producer faster than real time is held
+    back to it and nothing is dropped.
+
+    Any thread may write (the program's, trio's, the media loop's); the call reads it on
+    the media loop every 20 ms.
+
+    Args:
+        max_seconds: most audio kept by ``write`` (seconds at 48 kHz).
+        rate: samples per second of what is written.
+        ahead: most audio queued when ``send`` returns, seconds (default 0.5, or
+            ``max_seconds`` if less): a stream stays this far ahead of what the call
+            sends, so a ``clear`` (barge-in) has little to cut.
+
+    Raises:
+        ValueError: ``rate`` outside 8-192 kHz, or ``ahead`` not within (0, max_seconds].
     """
 
-    def __init__(self, max_seconds: float = 30.0) -> None:
+    def __init__(
+        self, max_seconds: float = 30.0, *, rate: int = SAMPLE_RATE, ahead: float | None = None
+    ) -> None:
+        if ahead is None:
+            ahead = min(0.5, max_seconds)
+        if not 0 < ahead <= max_seconds:
+            raise ValueError(f"ahead must be within (0, max_seconds={max_seconds}]: {ahead}")
+        self.rate = rate
+        """Samples per second of what is written."""
+        self._resample = PcmResampler(rate, SAMPLE_RATE)
         self._chunks: deque[Pcm] = deque()
         self._buffered = 0
         self._max = int(max_seconds * SAMPLE_RATE)
+        self._ahead = int(ahead * SAMPLE_RATE)
+        self._lock = threading.Lock()
+        self._waiters: list[concurrent.futures.Future[None]] = []
+        self._closed = False
 
     @property
     def buffered_seconds(self) -> float:
         """Audio written but not yet sent."""
         return self._buffered / SAMPLE_RATE
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` ran: writes are then discarded."""
+        return self._closed
+
     def write(self, pcm: Pcm) -> None:
-        """Queue samples to send."""
-        data = np.asarray(pcm, dtype=np.int16).reshape(-1)
-        if data.size == 0:
-            return
-        self._chunks.append(data)
-        self._buffered += data.size
-        while self._buffered > self._max and self._chunks:
-            dropped = self._chunks.popleft()
-            self._buffered -= dropped.size
+        """Queue samples (at ``rate``) to send; never waits, drops the oldest beyond
+        ``max_seconds``. Discarded once closed."""
+        self._queue(pcm, drop=True)
+
+    def _queue(self, pcm: Pcm, *, drop: bool) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            data = self._resample(pcm)
+            if data.size == 0:
+                return
+            self._chunks.append(data)
+            self._buffered += data.size
+            while drop and self._buffered > self._max and self._chunks:
+                dropped = self._chunks.popleft()
+                self._buffered -= dropped.size
+
+    async def send(self, pcm: Pcm) -> None:
+        """Queue samples (at ``rate``), then wait while more than ``ahead`` seconds are
+        queued; from asyncio or trio.
+
+        Nothing is dropped, whatever ``max_seconds`` says: the queue holds at most
+        ``ahead`` plus the last chunk. The samples are queued at once: cancelling the
+        wait does not take them back. The wait lasts as long as the audio takes to play
+        out, so it only ends if the writer is being read (a call plays it), is cleared,
+        or is closed; a closed writer discards the samples and returns at once.
+        """
+        self._queue(pcm, drop=False)
+        while True:
+            with self._lock:
+                if self._closed or self._buffered <= self._ahead:
+                    return
+                waiter: concurrent.futures.Future[None] = concurrent.futures.Future()
+                self._waiters.append(waiter)
+            try:
+                await wait_future(waiter)
+            finally:
+                with self._lock:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
 
     def clear(self) -> None:
-        """Drop everything not yet sent (barge-in)."""
-        self._chunks.clear()
-        self._buffered = 0
+        """Drop everything not yet sent (barge-in); a waiting ``send`` returns."""
+        with self._lock:
+            self._chunks.clear()
+            self._buffered = 0
+            self._resample = PcmResampler(self.rate, SAMPLE_RATE)
+            waiters = self._take_waiters()
+        _wake(waiters)
+
+    def close(self) -> None:
+        """Drop what is queued and discard later writes; a waiting ``send`` returns
+        (a ``Call`` closes the writer from ``Call.pcm_writer`` when it ends)."""
+        with self._lock:
+            self._closed = True
+        self.clear()
 
     def read(self, samples: int) -> Pcm:
-        """The next ``samples``, padded with silence."""
+        """The next ``samples`` (48 kHz), padded with silence."""
         out = silence(samples)
         filled = 0
-        while filled < samples and self._chunks:
-            chunk = self._chunks[0]
-            take = min(samples - filled, chunk.size)
-            out[filled : filled + take] = chunk[:take]
-            filled += take
-            if take == chunk.size:
-                self._chunks.popleft()
-            else:
-                self._chunks[0] = chunk[take:]
-        self._buffered -= filled
+        with self._lock:
+            while filled < samples and self._chunks:
+                chunk = self._chunks[0]
+                take = min(samples - filled, chunk.size)
+                out[filled : filled + take] = chunk[:take]
+                filled += take
+                if take == chunk.size:
+                    self._chunks.popleft()
+                else:
+                    self._chunks[0] = chunk[take:]
+            self._buffered -= filled
+            waiters = self._take_waiters() if self._buffered <= self._ahead else []
+        _wake(waiters)
         return out
+
+    def _take_waiters(self) -> list[concurrent.futures.Future[None]]:
+        waiters, self._waiters = self._waiters, []
+        return waiters
+
+
+def _wake(waiters: list[concurrent.futures.Future[None]]) -> None:
+    for waiter in waiters:
+        # (a waiter cancelled on its own thread meanwhile needs no waking)
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            waiter.set_result(None)
 
 
 class OutboundTrack(MediaStreamTrack):
