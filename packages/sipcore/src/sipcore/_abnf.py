@@ -59,11 +59,12 @@ SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
 # hostname = *( domainlabel "." ) toplabel [ "." ]
 # domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
 # Liberal: we accept "_" as well, which real deployments put in host names.
-# A label is "[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?", written as runs of label
-# characters joined by runs of hyphens: the same strings, and the same longest match,
-# found without backtracking.
-_LABEL = r"[A-Za-z0-9_]++(?:-++[A-Za-z0-9_]++)*+"
-HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*+\.?+"
+# A label is "[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?": a run of label characters
+# joined to the next by a run of hyphens. So a host name is runs of label characters, each
+# joined to the next by one dot or a run of hyphens; written so, in one loop (not a loop
+# of labels each looping over its hyphen runs), it matches the same strings, and the same
+# longest match, without backtracking.
+HOSTNAME = r"[A-Za-z0-9_]++(?:(?:\.|-++)[A-Za-z0-9_]++)*+\.?+"
 
 # IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT
 IPV4 = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
@@ -108,6 +109,7 @@ GEN_VALUE = r'"(?:[^"\\\r\n]|\\[^\r\n])*"|[^\s;,"<>]+'
 
 # *( SEMI generic-param ) as most stacks write it: no blanks, and values of printable
 # ASCII that GEN_VALUE's unquoted form accepts (%x21-7E but DQUOTE "," ";" "<" ">"), so
-# no ";" inside a name or value and no "=" inside a name. Atomic groups make each
-# parameter final once read, as the step-by-step reader (sipcore.params) makes it.
-PLAIN_PARAMS = rf"(?>;{TOKEN}(?:=[!#-+\--:=?-~]+)?)*+"
+# no ";" inside a name or value and no "=" inside a name. Each parameter is final once
+# read, as the step-by-step reader (sipcore.params) makes it: possessive quantifiers
+# (what follows a name or a value cannot extend it), cheaper than an atomic group.
+PLAIN_PARAMS = rf"(?:;{TOKEN}+(?:=[!#-+\--:=?-~]++)?+)*+"

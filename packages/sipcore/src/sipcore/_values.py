@@ -2,10 +2,9 @@
 
 Reading a header must check all of it (a malformed value raises at once), but a caller
 usually wants one or two fields (the top Via's branch, the From tag), and ``validate()``
-wants none. So a reader checks a whole value with one regex and keeps the match's groups
-in ``_source``; each field slot holds ``UNREAD`` until the field's property first reads
-it from the groups. The groups come from a match that checked the whole value, so that
-cannot fail.
+wants none. So a reader checks a whole value with one regex and keeps the match in
+``_source``; each field slot holds ``UNREAD`` until the field's property first reads it
+from the match's groups. The match checked the whole value, so that cannot fail.
 
 Objects made by their constructor have every field slot filled. Equality, hashing,
 ``repr``, pickling and ``_replace`` read fields through the properties, so they see the
@@ -17,12 +16,13 @@ slots behind them (plain slot writes, which keep building an object cheap).
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any, ClassVar, Final, Self
 
 __all__ = ["Source", "UNREAD", "Unread", "LazyValue"]
 
-Source = tuple[Any, ...]
-"""The groups of the match a value was checked with (each a ``str`` or ``None``)."""
+Source = re.Match[str]
+"""The match a value was checked with (its groups are numbered from 1, as in the regex)."""
 
 
 class Unread(enum.Enum):

@@ -94,7 +94,7 @@ class NameAddress(LazyValue):
         """The address's URI."""
         value = self._uri
         if value is UNREAD:
-            value = self._uri = parse_uri(self._source[2])
+            value = self._uri = parse_uri(self._source[3])
         return value
 
     @property
@@ -102,7 +102,7 @@ class NameAddress(LazyValue):
         """The display name, unquoted, or ``None``."""
         value = self._display_name
         if value is UNREAD:
-            quoted, tokens = self._source[0], self._source[1]
+            quoted, tokens = self._source[1], self._source[2]
             if quoted is not None:
                 value = unquote(quoted)
             else:
@@ -115,7 +115,7 @@ class NameAddress(LazyValue):
         """The header parameters in order, values as written."""
         value = self._params
         if value is UNREAD:
-            text = self._source[3]
+            text = self._source[4]
             value = self._params = split_plain_params(text) if text else ()
         return value
 
@@ -132,7 +132,7 @@ class NameAddress(LazyValue):
         """The ``tag`` parameter (From/To, RFC 3261 §19.3)."""
         params = self._params
         if params is UNREAD:
-            return plain_param(self._source[3], _TAG)  # without reading every parameter
+            return plain_param(self._source[4], _TAG)  # without reading every parameter
         return get_param(params, "tag")
 
     @property
@@ -210,7 +210,7 @@ def parse_name_address(text: str, what: str = "address") -> NameAddress:
     if plain is not None:
         # A valid address: each field is read from the groups when first used.
         address = _new(NameAddress)
-        address._source = plain.groups()
+        address._source = plain
         address._uri = address._display_name = address._params = UNREAD
         return address
     # Step by step: any other URI scheme, quoted parameters, addr-spec, errors.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sipcore import _abnf
 from sipcore.address import NameAddress, parse_name_address
@@ -75,6 +76,7 @@ _SPELLING = {
 }
 
 _TOKEN = re.compile(_abnf.TOKEN + r"\Z")
+_T = TypeVar("_T")
 
 
 def header_key(name: str) -> str:
@@ -165,29 +167,36 @@ def _read_address(key: str) -> Callable[[str], NameAddress]:
     return lambda value: parse_name_address(value, name)
 
 
-def _read_address_list(key: str) -> Callable[[list[str]], list[NameAddress]]:
-    name = canonical_name(key)
-
-    def read(values: list[str]) -> list[NameAddress]:
-        return [parse_name_address(item, name) for value in values for item in comma_items(value)]
-
-    return read
-
-
-def _read_contact(values: list[str]) -> list[NameAddress]:
-    out: list[NameAddress] = []
+def _read_elements(read: Callable[[str], _T], values: list[str]) -> list[_T]:
+    # What [read(item) for value in values for item in comma_items(value)] gives, without
+    # a call to comma_items for a value that is one element (the usual case).
+    out: list[_T] = []
     for value in values:
-        if value.strip() == "*":
-            # The wildcard is only meaningful alone (RFC 3261 §10.2.2); see contact_is_wildcard.
-            if len(values) > 1:
-                raise RemoteProtocolError("Contact '*' must be the only Contact")
-            return []
-        out += [parse_name_address(item, "Contact") for item in comma_items(value)]
+        if "," in value:
+            out += map(read, comma_items(value))
+        else:
+            out.append(read(value.strip()))
     return out
 
 
+def _read_address_list(key: str) -> Callable[[list[str]], list[NameAddress]]:
+    return partial(_read_elements, _read_address(key))
+
+
+_read_contact_addresses = _read_address_list("contact")
+
+
+def _read_contact(values: list[str]) -> list[NameAddress]:
+    if "*" in map(str.strip, values):
+        # The wildcard is only meaningful alone (RFC 3261 §10.2.2); see contact_is_wildcard.
+        if len(values) > 1:
+            raise RemoteProtocolError("Contact '*' must be the only Contact")
+        return []
+    return _read_contact_addresses(values)
+
+
 def _read_via(values: list[str]) -> list[Via]:
-    return [parse_via(item) for value in values for item in comma_items(value)]
+    return _read_elements(parse_via, values)
 
 
 def _read_uint(key: str, maximum: int = 2**32 - 1) -> Callable[[str], int]:
@@ -209,7 +218,7 @@ def _read_tokens(key: str) -> Callable[[list[str]], list[str]]:
 
 
 def _read_reasons(values: list[str]) -> list[Reason]:
-    return [Reason.parse(item) for value in values for item in comma_items(value)]
+    return _read_elements(Reason.parse, values)
 
 
 def _read_media_types(values: list[str]) -> list[MediaType]:
@@ -396,6 +405,18 @@ class Headers:
             value = read(values)
         cache[key] = value
         return value
+
+    def _read_known(self) -> None:
+        """Read (and cache) the typed value of every header present that has a reader,
+        in the order the headers first appear.
+
+        Raises:
+            RemoteProtocolError: one is malformed or repeated where it may not be.
+        """
+        cache = self._cache
+        for key in self._index or self._built_index():
+            if key in _DISPATCH and key not in cache:
+                self._typed(key)
 
     def add(self, name: str, value: str | object) -> None:
         """Append a header field at the end.

@@ -10,7 +10,6 @@ message is cheap to route on its core fields. Every failure is a
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ _METHOD = re.compile(_abnf.METHOD + r"\Z")
 _VERSION = re.compile(_abnf.SIP_VERSION + r"\Z")
 _HEADER_NAME = re.compile(_abnf.TOKEN + r"\Z")
 _STRAY_CR = re.compile(r"\r(?!\n)")
-_KNOWN_KEYS = frozenset(READERS)
-_KEY = operator.itemgetter(1)
 # The methods of RFC 3261 and its extensions, which _METHOD would accept anyway.
 _KNOWN_METHODS = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
@@ -197,11 +194,8 @@ class Message:
         """
         _check_version(self.sip_version)
         headers = self.headers
+        headers._read_known()
         cache = headers._cache
-        # (The same set as set(headers.keys()) & _KNOWN_KEYS, in the same order.)
-        for key in set(map(_KEY, headers._entries)) & _KNOWN_KEYS:
-            if key not in cache:
-                headers._typed(key)
         # Every header present is now in the cache, read (an absent one may be cached as
         # None, and no reader gives None or an empty Via list).
         for key in ("call-id", "cseq", "from", "to"):

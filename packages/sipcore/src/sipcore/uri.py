@@ -45,10 +45,11 @@ _OPAQUE = re.compile(r"[^\s<>\"]+\Z")
 #   uri-parameters = *( ";" uri-parameter ); uri-parameter = pname [ "=" pvalue ]
 # It reads what _parse_sip_uri reads: neither user nor password holds "@" or ":" and
 # nothing after the userinfo holds "@", so the userinfo ends at the first "@" and the
-# user at its first ":"; the atomic groups commit to host, port and each parameter as
-# the step-by-step matches there do. So that a match needs no further check, the scheme
-# is lower case, the port in range (PORT_16) and the host no IPv6 reference: anything
-# else takes the general path. Groups: scheme, user, password, host, port, parameters.
+# user at its first ":"; the atomic group and the possessive quantifiers commit to host,
+# port and each parameter as the step-by-step matches there do. So that a match needs no
+# further check, the scheme is lower case, the port in range (PORT_16) and the host no
+# IPv6 reference: anything else takes the general path. Groups: scheme, user, password,
+# host, port, parameters.
 
 
 def _sip_uri(group: str) -> str:
@@ -56,7 +57,7 @@ def _sip_uri(group: str) -> str:
     return (
         rf"{group}sips?):(?:{group}{_abnf.USER})(?::{group}{_abnf.PASSWORD}))?@)?"
         rf"(?>{group}{_abnf.HOSTNAME})(?::{group}{_abnf.PORT_16}))?)"
-        rf"{group}(?>;{_abnf.PARAM_CHARS}(?:={_abnf.PARAM_CHARS})?)*+)"
+        rf"{group}(?:;{_abnf.PARAM_CHARS}+(?:={_abnf.PARAM_CHARS}+)?+)*+)"
     )
 
 
@@ -137,12 +138,12 @@ class SipUri(LazyValue):
         self._scheme = scheme
 
     @classmethod
-    def _from_groups(cls, groups: Source) -> SipUri:
-        # The groups of a match of SIP_URI_GROUPS (a valid URI): port and parameters are
-        # read from them when first used.
+    def _from_match(cls, match: Source) -> SipUri:
+        # A match of SIP_URI_GROUPS (a valid URI): port and parameters are read from its
+        # groups when first used.
         self = object.__new__(cls)
-        self._source = groups
-        self._scheme, self._user, self._password, self._host = groups[:4]
+        self._source = match
+        self._scheme, self._user, self._password, self._host = match.group(1, 2, 3, 4)
         self._headers = ()
         self._port = self._params = UNREAD
         return self
@@ -167,7 +168,7 @@ class SipUri(LazyValue):
         """The port, or ``None``."""
         value = self._port
         if value is UNREAD:
-            port = self._source[4]
+            port = self._source[5]
             value = self._port = int(port) if port is not None else None
         return value
 
@@ -176,7 +177,7 @@ class SipUri(LazyValue):
         """The URI parameters in order, values as written."""
         value = self._params
         if value is UNREAD:
-            text = self._source[5]
+            text = self._source[6]
             value = self._params = split_plain_params(text) if text else ()
         return value
 
@@ -319,7 +320,7 @@ def parse_uri(text: str) -> Uri:
     """
     fast = _SIP_URI.match(text)
     if fast is not None:
-        return SipUri._from_groups(fast.groups())
+        return SipUri._from_match(fast)
     m = _SCHEME.match(text)
     if m is None:
         raise RemoteProtocolError(f"not a URI (no scheme): {text[:60]!r}")

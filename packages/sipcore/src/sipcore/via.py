@@ -96,7 +96,7 @@ class Via(LazyValue):
         """Upper case: UDP, TCP, TLS, SCTP, WS, WSS, or an extension token."""
         value = self._transport
         if value is UNREAD:
-            value = self._transport = self._source[2].upper()
+            value = self._transport = self._source[3].upper()
         return value
 
     @property
@@ -109,7 +109,7 @@ class Via(LazyValue):
         """The sent-by port, or ``None``."""
         value = self._port
         if value is UNREAD:
-            port = self._source[4]
+            port = self._source[5]
             value = self._port = int(port) if port is not None else None
         return value
 
@@ -118,7 +118,7 @@ class Via(LazyValue):
         """The via-params in order (``branch``, ``received``, ``rport``...)."""
         value = self._params
         if value is UNREAD:
-            text = self._source[5]
+            text = self._source[6]
             value = self._params = split_plain_params(text) if text else ()
         return value
 
@@ -127,7 +127,7 @@ class Via(LazyValue):
         """``protocol-name/protocol-version``: ``SIP/2.0``."""
         value = self._protocol
         if value is UNREAD:
-            value = self._protocol = f"{self._source[0].upper()}/{self._source[1]}"
+            value = self._protocol = f"{self._source[1].upper()}/{self._source[2]}"
         return value
 
     @property
@@ -135,7 +135,7 @@ class Via(LazyValue):
         """The ``branch`` parameter (the transaction id, §17.2.3)."""
         params = self._params
         if params is UNREAD:
-            return plain_param(self._source[5], _BRANCH)  # without reading every parameter
+            return plain_param(self._source[6], _BRANCH)  # without reading every parameter
         return get_param(params, "branch")
 
     @property
@@ -187,8 +187,8 @@ def parse_via(text: str) -> Via:
     if plain is not None:
         # A valid via-parm: each field is read from the groups when first used.
         via = _new(Via)
-        via._source = groups = plain.groups()
-        via._host = groups[3]
+        via._source = plain
+        via._host = plain[4]
         via._transport = via._port = via._params = via._protocol = UNREAD
         return via
     m = _VIA.match(text)
