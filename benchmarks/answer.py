@@ -639,18 +639,14 @@ async def _measure(
         finally:
             await driver.aclose()
     finally:
-        callee_ms: dict[str, list[float]] = {}
+        callee_ms: dict[str, float] = {}
         if ours is not None:
-            by_call = await ours.stop()
-            callee_ms["ours"] = [
-                by_call[s.call_id]
-                for s in samples
-                if s.kind == "ours" and not s.warmup and s.call_id in by_call
-            ]
-            notes["ours_callee_ms_by_call"] = by_call
+            callee_ms.update(await ours.stop())
         if browser is not None:
-            # The page's log has every call in order, the warm-up ones first.
-            callee_ms["jssip"] = (await browser.stop())[options.warmup :]
+            # The page's log has every answered call in order, like ``samples``.
+            answered = await browser.stop()
+            jssip_calls = [s.call_id for s in samples if s.kind == "jssip"]
+            callee_ms.update(zip(jssip_calls, answered, strict=False))
         notes["callee_ms"] = callee_ms
     return samples, notes
 
@@ -667,6 +663,14 @@ def _print_table(columns: dict[str, dict[str, str]]) -> None:
             f"  {row:<{width}}"
             + "".join(f"{column.get(row, '-'):>{cell}}" for column in columns.values())
         )
+
+
+def _first(sample: CallSample | None, callee_ms: dict[str, float]) -> str:
+    """The first (warm-up) call's INVITE->200 at the caller, and at the callee."""
+    if sample is None:
+        return "-"
+    at_callee = callee_ms.get(sample.call_id)
+    return f"{sample.invite_to_ok_ms:.1f} ({'-' if at_callee is None else f'{at_callee:.1f}'})"
 
 
 def _ms(summary: dict[str, float] | None, key: str) -> str:
@@ -732,13 +736,15 @@ def run(settings: Settings, options: Options | None = None) -> dict[str, Any]:
         mine = measured[kind]
         first = next((s for s in samples if s.kind == kind), None)
         caller = _summary([s.invite_to_ok_ms for s in mine])
-        callee = _summary(notes["callee_ms"].get(kind, []))
+        by_call = notes["callee_ms"]
+        callee = _summary([by_call[s.call_id] for s in mine if s.call_id in by_call])
         media = _summary([s.invite_to_media_ms for s in mine])
         summaries[kind] = {
             "invite_to_ok_ms": caller,
             "callee_ms": callee,
             "invite_to_media_ms": media,
             "first_call_ms": first.invite_to_ok_ms if first else None,
+            "first_call_callee_ms": by_call.get(first.call_id) if first else None,
             "candidates_min": min((s.candidates for s in mine), default=0),
         }
         columns[LABEL[kind]] = {
@@ -747,7 +753,7 @@ def run(settings: Settings, options: Options | None = None) -> dict[str, Any]:
             "INVITE->200 p90 ms": _ms(caller, "p90"),
             "INVITE->200 max ms": _ms(caller, "max"),
             "INVITE->200 min ms": _ms(caller, "min"),
-            "first call (warm-up) ms": "-" if first is None else f"{first.invite_to_ok_ms:.1f}",
+            "first call (at the callee) ms": _first(first, by_call),
             "at the callee, median ms": _ms(callee, "median"),
             "at the callee, p90 ms": _ms(callee, "p90"),
             "INVITE->first RTP median ms": _ms(media, "median"),
@@ -798,8 +804,7 @@ def run(settings: Settings, options: Options | None = None) -> dict[str, Any]:
         "summary": summaries,
         "ratios_ours_over_jssip": ratios,
         "target": {"ours_median_ms": TARGET_MS, "met": met},
-        "calls": [asdict(s) for s in samples],
-        "callee_ms": notes["callee_ms"],
+        "calls": [{**asdict(s), "callee_ms": notes["callee_ms"].get(s.call_id)} for s in samples],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
