@@ -339,9 +339,11 @@ def _rank(line: Line) -> int:
     return _RANK.get(line.type, _UNKNOWN_RANK)
 
 
-# The newline before each line that is not an attribute with a name (a=<name>...): the
-# lines SessionDescription.parse must read. Group 1 is the line, without its CR.
-_OTHER_LINES: Final = re.compile(r"\n(?!a=[^:\r\n])([^\r\n]*)")
+# The newline before each line that is not empty and not an attribute with a name
+# (a=<name>...): the lines SessionDescription.parse must read. Group 1 is the type
+# letter (None if the line is not <type>=<value>), group 2 the value (or the whole line
+# when there is no type), without the CR.
+_OTHER_LINES: Final = re.compile(r"\n(?!a=[^:\r\n])(?=[^\r\n])(?:([A-Za-z])=)?([^\r\n]*)")
 _STRAY_CR: Final = re.compile(r"\r(?!\n)")
 
 # Trusted constructors for the parser: the reader has checked what __post_init__ checks.
@@ -464,23 +466,15 @@ def _read_media(value: str) -> MediaDescription:
     return media
 
 
-def _line_type(line: str) -> str:
-    """The type letter of a line after the fixed ones of a level (``""`` if it is empty).
-
-    Raises:
-        _Malformed: not a ``<type>=<value>`` line, or an ``a=`` line without a name.
-    """
-    if line.startswith("a="):
-        # attribute = (attribute-name ":" attribute-value) / attribute-name
-        if line[2:3] in ("", ":"):
-            raise _Malformed("a= line without an attribute name")
-        return "a"
-    if not line:
-        return ""
-    kind = line[0]
-    if line[1:2] != "=" or kind not in _ASCII_LETTERS:
-        raise _Malformed("not a <type>=<value> line")
-    return kind
+def _misplaced(kind: str | None) -> _Malformed:
+    """Why a line found by ``_OTHER_LINES`` with this type may not be where it is."""
+    if kind is None:
+        return _Malformed("not a <type>=<value> line")
+    if kind == "a":
+        # attribute = (attribute-name ":" attribute-value) / attribute-name; _OTHER_LINES
+        # finds an a= line only when it has no name.
+        return _Malformed("a= line without an attribute name")
+    return _Malformed(f"{kind}= may appear only once, at the top")
 
 
 def _read_lines(text: str) -> list[Line]:
@@ -1762,27 +1756,26 @@ class SessionDescription(_Section):
         description.media = media
         level: SessionDescription | MediaDescription = description
         level_start = start
-        line = ""
         try:
             for found in _OTHER_LINES.finditer(text, start - 1):
-                line = found.group(1)
-                kind = _line_type(line)
+                kind, value = found.group(1, 2)
                 if kind == "m":
                     if len(media) >= limits.max_media:
                         raise _Malformed(f"more than {limits.max_media} media sections")
-                    section = _read_media(line[2:])
+                    section = _read_media(value)
                     media.append(section)
                     level._text = text[level_start : found.start()]
                     level = section
                     level_start = found.end()
-                elif kind and kind in "vos":
-                    raise _Malformed(f"{kind}= may appear only once, at the top")
+                elif kind is None or kind in "avos":
+                    raise _misplaced(kind)
                 else:
                     check = _CHECKS.get(kind)
                     if check is not None:
-                        check(line[2:])  # the line object is made when lines are read
+                        check(value)  # the line object is made when lines are read
         except _Malformed as exc:
             number = text.count("\n", 0, found.start() + 1) + 1
+            line = found.group()[1:]
             raise RemoteProtocolError(f"SDP line {number}: {exc}: {line[:80]!r}") from None
         level._text = text[level_start:]
         return description
