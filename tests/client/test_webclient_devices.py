@@ -303,8 +303,11 @@ def test_without_audio_devices_calls_use_silence_and_required_devices_are_denied
     kamailio: KamailioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'no-server'}")  # no sound server
-    with pytest.raises(ConfigurationError, match=r"sipAccountInfo\['audioSource'\]"):
-        ExotelWebClient().initWebrtc(
+    with (
+        ExotelWebClient() as refused,
+        pytest.raises(ConfigurationError, match=r"sipAccountInfo\['audioSource'\]"),
+    ):
+        refused.initWebrtc(
             sip_account_info(kamailio, FACADE_USER, audioSource="tone:5"), print, print
         )
     facade = Facade(kamailio)

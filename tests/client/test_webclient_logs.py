@@ -40,8 +40,6 @@ def app_logging() -> Iterator[ListHandler]:
     root = logging.getLogger()
     saved_root = root.level
     saved = {n: (logging.getLogger(n).level, logging.getLogger(n).propagate) for n in SDK_LOGGERS}
-    for name in SDK_LOGGERS:
-        logging.getLogger(name).setLevel(logging.NOTSET)
     handler = ListHandler()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

@@ -374,10 +374,12 @@ class ExotelWebClient:
             return "not_initialized"
         phone = self._phone
         if phone is not None:
-            if phone.registered:
-                return "registered" if phone.connected else "disconnected"
             if not phone.connected:
                 return "disconnected" if self._want_registered else "unregistered"
+            if phone.registered:
+                return "registered"
+            if self._want_registered and self._status != "terminated":
+                return "initial"  # reconnected, registering again
         return self._status
 
     # ================================================================= 5.11 diagnostics
@@ -558,14 +560,28 @@ class ExotelWebClient:
     # ================================================================= 5.15 and extras
 
     def registerLoggerCallback(self, callback: LoggerCallback) -> None:
-        """Receive every SDK log line as ``callback(type, message, args)`` (section 5.15);
-        type is the real level: ``"log"``, ``"info"``, ``"warn"`` or ``"error"``."""
+        """Receive every SDK log line as ``callback(type, message, args)`` (section 5.15).
+
+        ``type`` is the real level: ``"log"`` (debug), ``"info"``, ``"warn"`` or
+        ``"error"``; ``message`` has digest responses and passwords replaced by ``***``;
+        ``args`` is ``[logger name]``. Debug lines come too, without the application's
+        own logging printing them (see ``exotel_voice.webclient.logs``). Replaces the
+        previous callback.
+
+        Raises:
+            TypeError: ``callback`` is not callable.
+        """
         if not callable(callback):
             raise TypeError("the logger callback must be callable")
         self._logs.callback = callback
 
     def downloadLogs(self, directory: str | Path = ".") -> Path:
-        """Save the recent SDK log lines to ``webrtc_sdk_logs_YYYY-MM-DD.txt``."""
+        """Save the SDK's last 1000 log lines (debug included, secrets redacted) to
+        ``webrtc_sdk_logs_YYYY-MM-DD.txt`` (UTC date, the JS SDK's name) in ``directory``.
+
+        Returns:
+            The file written.
+        """
         return self._logs.save(directory)
 
     def setPreferredCodec(self, codecName: str) -> None:
