@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 
 import pytest
 
 from exotel_voice import (
+    Account,
     Answered,
     Call,
     CallStateError,
     CallStatus,
+    ConnectionFailed,
     DtmfReceived,
     EndCause,
     Ended,
@@ -204,6 +207,30 @@ def test_wrong_password_raises_registration_error(kamailio: KamailioServer) -> N
             async with Phone(bad):
                 pass
         assert info.value.auth_rejected
+
+    asyncio.run(run())
+
+
+def test_an_unreachable_server_fails_start_and_ends_event_subscriptions() -> None:
+    async def run() -> None:
+        with socket.socket() as sock:  # a port nobody listens on
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        phone = Phone(
+            Account(
+                user="amy",
+                password="x",
+                domain="example.test",
+                server=f"ws://127.0.0.1:{port}",
+                connect_timeout=1.0,
+            )
+        )
+        events = phone.events()
+        with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1"):
+            await phone.start()
+        # Subscribers are told it is over: the iterator ends instead of waiting forever.
+        async with asyncio.timeout(2):
+            assert [event async for event in events] == []
 
     asyncio.run(run())
 

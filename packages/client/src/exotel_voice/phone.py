@@ -66,6 +66,7 @@ from sipcore.registration import RegistrationState
 from sipcore.user_agent import UserAgent
 from sipmedia import AudioSource, MediaConfig, Silence
 from sipmedia.loop import CallerLoop, MediaRunner, media_runner
+from sipmedia.warmup import warm_up
 
 __all__ = ["Phone"]
 
@@ -177,10 +178,16 @@ class Phone:
             keepalive_interval=account.keepalive_interval,
         )
         try:
+            # Once per process, off the loop: the first answer is then as quick as any
+            # later one (sipmedia.warmup says why).
+            await anyio.to_thread.run_sync(warm_up)
             await driver.start()
-        except ConnectError as exc:
-            await self._media.aclose()
-            raise ConnectionFailed(str(exc)) from exc
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await self.aclose()  # the media runner, and subscribers are told the end
+            if isinstance(exc, ConnectError):
+                raise ConnectionFailed(str(exc)) from exc
+            raise
         self._driver = driver
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
