@@ -27,6 +27,7 @@ from sipmedia import (
     PcmResampler,
     PcmWriter,
     Tone,
+    WriterClosedError,
     dominant_frequency,
     frame_samples,
     tone_ratio,
@@ -124,7 +125,7 @@ def test_send_waits_while_more_than_ahead_is_queued_and_resumes_as_it_plays() ->
     asyncio.run(run())
 
 
-def test_send_returns_on_clear_and_close_and_a_closed_writer_discards() -> None:
+def test_clear_releases_send_and_close_makes_it_raise() -> None:
     async def run() -> None:
         writer = PcmWriter(rate=8_000, ahead=0.1)
         sending = asyncio.create_task(writer.send(sine(1000, 8_000, 1.0)))
@@ -137,9 +138,12 @@ def test_send_returns_on_clear_and_close_and_a_closed_writer_discards() -> None:
         sending = asyncio.create_task(writer.send(sine(1000, 8_000, 1.0)))
         await asyncio.sleep(0.05)
         assert not sending.done()
-        writer.close()  # the call ended
-        await asyncio.wait_for(sending, 1.0)
-        await asyncio.wait_for(writer.send(sine(1000, 8_000, 1.0)), 1.0)
+        writer.close()  # the call ended: the producer is told, at once
+        with pytest.raises(WriterClosedError):
+            await asyncio.wait_for(sending, 1.0)
+        with pytest.raises(WriterClosedError):
+            await writer.send(sine(1000, 8_000, 1.0))
+        writer.write(sine(1000, 8_000, 1.0))  # a sink on the media loop: no raising there
         assert writer.closed and writer.buffered_seconds == 0
 
     asyncio.run(run())

@@ -54,7 +54,14 @@ from sipmedia.probes import (
 )
 from sipmedia.receiver import InboundAudio
 from sipmedia.session import IceServer, MediaConfig, MediaError, MediaSession
-from sipmedia.sources import AudioSource, OutboundTrack, PcmWriter, Silence, Tone
+from sipmedia.sources import (
+    AudioSource,
+    OutboundTrack,
+    PcmWriter,
+    Silence,
+    Tone,
+    WriterClosedError,
+)
 from sipmedia.stats import (
     CallStats,
     DelayMeasurement,
@@ -80,6 +87,7 @@ __all__ = [
     "Tone",
     "Silence",
     "PcmWriter",
+    "WriterClosedError",
     "OutboundTrack",
     "InboundAudio",
     "FileSource",

@@ -21,7 +21,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from sipmedia.pcm import FRAME_SAMPLES, SAMPLE_RATE, Pcm, PcmResampler, silence, to_frame
 from sipmedia.waiting import wait_future
 
-__all__ = ["AudioSource", "Tone", "Silence", "PcmWriter", "OutboundTrack"]
+__all__ = ["AudioSource", "Tone", "Silence", "PcmWriter", "WriterClosedError", "OutboundTrack"]
+
+
+class WriterClosedError(Exception):
+    """``PcmWriter.send`` on a closed writer (the call it played into has ended)."""
 
 
 class AudioSource(Protocol):
@@ -138,7 +142,7 @@ class PcmWriter:
 
     @property
     def closed(self) -> bool:
-        """Whether ``close`` ran: writes are then discarded."""
+        """Whether ``close`` ran: ``write`` then discards, ``send`` raises."""
         return self._closed
 
     def write(self, pcm: Pcm) -> None:
@@ -167,12 +171,18 @@ class PcmWriter:
         ``ahead`` plus the last chunk. The samples are queued at once: cancelling the
         wait does not take them back. The wait lasts as long as the audio takes to play
         out, so it only ends if the writer is being read (a call plays it), is cleared,
-        or is closed; a closed writer discards the samples and returns at once.
+        or is closed.
+
+        Raises:
+            WriterClosedError: the writer is closed, before or during the wait (the
+                samples are discarded): a producer learns that nobody listens anymore.
         """
         self._queue(pcm, drop=False)
         while True:
             with self._lock:
-                if self._closed or self._buffered <= self._ahead:
+                if self._closed:
+                    raise WriterClosedError("the writer is closed")
+                if self._buffered <= self._ahead:
                     return
                 waiter: concurrent.futures.Future[None] = concurrent.futures.Future()
                 self._waiters.append(waiter)
@@ -193,8 +203,9 @@ class PcmWriter:
         _wake(waiters)
 
     def close(self) -> None:
-        """Drop what is queued and discard later writes; a waiting ``send`` returns
-        (a ``Call`` closes the writer from ``Call.pcm_writer`` when it ends)."""
+        """Drop what is queued and discard later writes; ``send`` raises from now on,
+        a waiting one too (a ``Call`` closes the writer from ``Call.pcm_writer`` when
+        it ends)."""
         with self._lock:
             self._closed = True
         self.clear()
