@@ -11,6 +11,7 @@ import enum
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ from sipmedia import (
     Silence,
     dtmf_mode,
     dtmf_relay_body,
+    frame_samples,
 )
 from sipmedia import DtmfReceived as MediaDtmf
 
@@ -161,6 +163,8 @@ class Call:
         self.final_stats: CallStats | None = None
         """The media statistics taken as the call ended (``None`` before, or without media)."""
         self._recorder: FileRecorder | None = None
+        self._writers: list[PcmWriter] = []
+        """Writers from ``pcm_writer``, closed when the call ends."""
         if invite is not None:
             self._read_invite(invite)
 
@@ -344,6 +348,78 @@ class Call:
         if media is None:
             return Silence().read(0)
         return await self._phone._media.call(media.inbound.recent, seconds)
+
+    async def audio_frames(self, rate: int = 16_000) -> AsyncIterator[Pcm]:
+        """What we receive, as 20 ms frames of mono int16 at ``rate``, until the call ends.
+
+        For programs that take speech in (a bot's recognizer): ``async for frame in
+        call.audio_frames(16000)`` gives arrays of ``rate // 50`` samples (320 at 16 kHz),
+        resampled from the call's 48 kHz stream-wise. Works on asyncio and on trio (the
+        frames cross from the media thread). Frames are kept for a slow reader, none is
+        dropped; nothing arrives while the call is on hold. Several iterators may run at
+        once, each from its first step on.
+
+        Args:
+            rate: samples per second, 8000-48000, a multiple of 50.
+
+        Yields:
+            Each frame, in order. The iteration ends when the call ends.
+
+        Raises:
+            ValueError: ``rate`` has no whole number of samples per 20 ms.
+            CallStateError: the call has no media (not set up yet, or over).
+        """
+        frame_samples(rate)  # a bad rate fails here, not on the media loop
+        media = self._require_media()
+        runner = self._phone._media
+        frames = media.inbound.frames(rate)
+
+        async def next_frame() -> Pcm | None:
+            # On the media loop; the end of the stream as a value, not an exception.
+            try:
+                return await anext(frames)
+            except StopAsyncIteration:
+                return None
+
+        try:
+            while (frame := await runner.run(next_frame)) is not None:
+                yield frame
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await runner.run(frames.aclose)
+                except RuntimeError as exc:  # the media loop is gone, and the stream with it
+                    logger.debug("audio frames of %s not closed: %s", self.id, exc)
+
+    def pcm_writer(
+        self, rate: int = 16_000, *, ahead: float = 0.5, max_seconds: float = 30.0
+    ) -> PcmWriter:
+        """Send what a program writes at ``rate`` (a bot's speech), from now on.
+
+        The same as ``play(PcmWriter(max_seconds, rate=rate, ahead=ahead))``, and the
+        writer is closed when the call ends: ``send`` then raises ``WriterClosedError``
+        (a waiting one too), so a producer stops with the call. Write mono int16 at
+        ``rate``: ``await writer.send(pcm)`` waits while more than ``ahead`` seconds are
+        queued (a producer faster than real time loses nothing), ``writer.write(pcm)``
+        never waits, ``writer.clear()`` cuts off (barge-in).
+
+        Args:
+            rate: samples per second of what is written (8-192 kHz).
+            ahead: most audio queued when ``send`` returns, seconds.
+            max_seconds: most audio kept by ``write``; older audio is dropped.
+
+        Returns:
+            The writer, now what the call sends.
+
+        Raises:
+            ValueError: ``rate`` or ``ahead`` out of range.
+            CallStateError: the call has ended.
+        """
+        self._require_live("send audio")
+        writer = PcmWriter(max_seconds, rate=rate, ahead=ahead)
+        self._writers.append(writer)
+        self.play(writer)
+        return writer
 
     # ---------------------------------------------------------------- statistics, recording, echo
 
@@ -587,6 +663,8 @@ class Call:
             self.final_stats = await self._final_stats(media)
             await self._phone._media.run(media.close)
         await self.stop_recording()
+        for writer in self._writers:
+            writer.close()
         if self.audio is not None:
             with anyio.CancelScope(shield=True):  # devices are released even when cancelled
                 await anyio.to_thread.run_sync(self.audio.close)
