@@ -225,7 +225,10 @@ def parse_name_address(text: str, what: str = "address") -> NameAddress:
         uri_start = m.end()
     else:
         lt = text.find("<")
-        if lt < 0:
+        semi = text.find(";")
+        if lt < 0 or 0 <= semi < lt:
+            # No "<" before the header parameters (a token display name holds no ";"):
+            # an addr-spec, whose parameters may quote a "<" (``;p="<"``).
             return _parse_addr_spec(text, what)
         m = _TOKEN_DISPLAY.match(text, 0, lt + 1)
         if m is None:
