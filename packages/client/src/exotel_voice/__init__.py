@@ -60,7 +60,15 @@ from exotel_voice.rest import (
 )
 from exotel_voice.webclient import ExotelWebClient, WebCall
 from sipadapters import ReconnectPolicy, TlsOptions
-from sipmedia import AudioSource, FileSource, IceServer, PcmWriter, Silence, Tone
+from sipmedia import (
+    AudioSource,
+    FileSource,
+    IceServer,
+    PcmWriter,
+    Silence,
+    Tone,
+    WriterClosedError,
+)
 
 __version__ = "0.1.0"
 
@@ -90,6 +98,7 @@ __all__ = [
     "AudioSource",
     "Silence",
     "PcmWriter",
+    "WriterClosedError",
     "ExotelVoiceError",
     "ConfigurationError",
     "CallStateError",

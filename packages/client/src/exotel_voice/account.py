@@ -43,6 +43,9 @@ class Account:
     """Certificate checks for wss:// (verified against the system CAs by default)."""
     ice_servers: tuple[IceServer, ...] = ()
     """STUN/TURN servers for call media."""
+    ice_gathering_timeout: float = 3.0
+    """Seconds an offer or answer waits for the ICE servers' candidates; a server slower
+    than that is left out of the SDP (host candidates always go), never fails the call."""
     codecs: tuple[str, ...] = ("opus", "PCMU", "PCMA")
     """Audio codecs in order of preference."""
     dtmf_mode: DtmfMode = "auto"
@@ -76,6 +79,8 @@ class Account:
             raise ConfigurationError("dtmf_mode", f"must be one of {_DTMF_MODES}")
         if self.max_calls < 1:
             raise ConfigurationError("max_calls", "must be at least 1")
+        if not self.ice_gathering_timeout > 0:
+            raise ConfigurationError("ice_gathering_timeout", "must be a positive number")
         if not self.codecs:
             raise ConfigurationError("codecs", "at least one codec is needed")
 

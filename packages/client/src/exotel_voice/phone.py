@@ -116,7 +116,11 @@ class Phone:
         """The calls' audio choices (None: ``source`` and no sink); changes apply to
         calls started afterwards (``call.audio`` switches a running call's devices)."""
         self._reconnect = reconnect or ReconnectPolicy()
-        self._media_config = MediaConfig(codecs=account.codecs, ice_servers=account.ice_servers)
+        self._media_config = MediaConfig(
+            codecs=account.codecs,
+            ice_servers=account.ice_servers,
+            ice_gathering_timeout=account.ice_gathering_timeout,
+        )
         self._events: Broadcast[PhoneEvent] = Broadcast()
         self._incoming: Broadcast[Call] = Broadcast()
         self._calls: dict[str, Call] = {}
