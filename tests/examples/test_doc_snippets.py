@@ -5,6 +5,7 @@ that exist."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,12 +13,14 @@ import shlex
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
+import numpy as np
 import pytest
 import trio
 import typer
@@ -42,6 +45,7 @@ from exotel_voice import (
     TlsOptions,
     Tone,
     WebCall,
+    WriterClosedError,
     run_network_diagnostics,
 )
 from exotel_voice.cli.app import app
@@ -50,7 +54,7 @@ from sipadapters.server import LocalServerRunner, serve
 from sipcore import Registered as SipRegistered
 from sipcore import RegistrationFailed as SipRegistrationFailed
 from sipcore import StreamFramer, UserAgent, UserAgentConfig
-from sipmedia import FileRecorder, FileSource, rms_dbfs, tone_ratio
+from sipmedia import FileRecorder, FileSource, Pcm, rms_dbfs, tone_ratio
 from tests.examples.harness import (
     EXAMPLES,
     PASSWORD,
@@ -188,6 +192,56 @@ async def test_call_and_listen() -> None:
             phones.start_soon(answer, bob)
             level = await call_and_listen(account(server, "alice"), "bob")
         assert level > -20  # bob's tone (silence would be far below)
+
+
+async def speech_bot(
+    call: Call,
+    recognize: Callable[[Pcm], str],
+    synthesize: Callable[[str], AsyncIterator[Pcm]],
+) -> None:
+    """Hear the caller at 16 kHz and answer with 16 kHz speech, until the call ends."""
+    voice = call.pcm_writer(rate=16000)
+    with contextlib.suppress(WriterClosedError):  # the caller hung up while the bot spoke
+        async for frame in call.audio_frames(rate=16000):  # 320 samples every 20 ms
+            text = recognize(frame)  # a streaming recognizer: text at an utterance's end
+            if text:
+                async for chunk in synthesize(text):  # 16 kHz chunks, faster than real time
+                    await voice.send(chunk)  # paced by the call, nothing dropped
+
+
+async def test_speech_bot() -> None:
+    frames: list[Pcm] = []
+
+    def recognize(frame: Pcm) -> str:
+        """Stands in for a recognizer: "hello" once the caller's 1 kHz tone has lasted
+        half a second (25 frames of it)."""
+        assert frame.size == 320
+        frames.append(frame)
+        loud = sum(1 for f in frames[-25:] if tone_ratio(f, 1000, rate=16000) > 0.8)
+        return "hello" if loud == 25 and len(frames) % 25 == 0 and len(frames) <= 200 else ""
+
+    async def synthesize(text: str) -> AsyncIterator[Pcm]:
+        """Stands in for TTS: 2 s of a 700 Hz "voice" at 16 kHz, in 100 ms chunks at once."""
+        t = np.arange(2 * 16000) / 16000
+        speech = (8000 * np.sin(2 * np.pi * 700 * t)).astype(np.int16)
+        for start in range(0, speech.size, 1600):
+            yield speech[start : start + 1600]
+
+    async with (
+        dev_server() as server,
+        peer(server, "bob") as bob,
+        peer(server, "alice", 1000) as alice,
+        anyio.create_task_group() as tasks,
+    ):
+        call_out = await alice.call("bob")
+        call_in = await first_incoming(bob)
+        await call_in.answer()
+        tasks.start_soon(speech_bot, call_in, recognize, synthesize)
+        await call_out.wait_connected()
+        # The bot heard the caller, answered, and its 16 kHz speech arrives at the call's pace.
+        await hears(call_out, 700)
+        await call_out.hangup()  # the bot's iteration ends with the call
+    assert len(frames) >= 25
 
 
 async def log_phone_events(phone: Phone) -> None:
