@@ -33,10 +33,15 @@ def test_a_call_connects_and_carries_audio_past_a_silent_stun_server(
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
             silent.bind(("127.0.0.1", 0))
             stun = (IceServer(f"stun:127.0.0.1:{silent.getsockname()[1]}"),)
-            ice: dict[str, object] = {"ice_servers": stun, "ice_gathering_timeout": BOUND}
             async with (
-                Phone(account(kamailio, "alice", **ice), source=lambda: Tone(600)) as alice,
-                Phone(account(kamailio, "bob", **ice), source=lambda: Tone(1500)) as bob,
+                Phone(
+                    account(kamailio, "alice", ice_servers=stun, ice_gathering_timeout=BOUND),
+                    source=lambda: Tone(600),
+                ) as alice,
+                Phone(
+                    account(kamailio, "bob", ice_servers=stun, ice_gathering_timeout=BOUND),
+                    source=lambda: Tone(1500),
+                ) as bob,
             ):
                 incoming: list[Call] = []
 

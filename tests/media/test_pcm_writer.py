@@ -204,7 +204,7 @@ def test_a_faster_than_real_time_producer_loses_nothing_through_the_track() -> N
         async def pump() -> None:
             while True:
                 frame = await track.recv()
-                sent.append(frame.to_ndarray().reshape(-1))
+                sent.append(frame.to_ndarray().reshape(-1).astype(np.int16))
 
         pumping = asyncio.create_task(pump())
         speech = sine(1000, 16_000, 1.0)
