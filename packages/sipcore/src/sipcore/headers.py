@@ -320,6 +320,17 @@ Index = dict[str, str | list[str]]
 """Header key -> its value, or the list of its values when there are several."""
 
 
+def unfold(value: str, line: str) -> str:
+    """``value`` continued by ``line``, a continuation line (RFC 3261 §7.3.1)."""
+    folded = line.strip()
+    if not folded:
+        # A whitespace-only continuation adds nothing (a trailing SP would not survive
+        # re-parsing).
+        return value
+    # "replacing ... any folding LWS ... with a single SP"
+    return f"{value} {folded}" if value else folded
+
+
 def index_value(index: Index, key: str, value: str) -> None:
     """Add ``value`` to the values of ``key`` in ``index``."""
     # (The message reader does the same inline, for speed.)
@@ -340,16 +351,20 @@ class Headers:
     can never add a header of its own (no header injection).
     """
 
-    __slots__ = ("_cache", "_entries", "_index")
+    __slots__ = ("_cache", "_fields", "_index", "_lines")
 
-    # _entries: (name as written, key, value) in order; what is serialised.
+    # _entries: (name as written, key, value) in order; what is serialised. Kept in
+    #         _fields; for a parsed message it is built on first use from _lines, the
+    #         header lines the message reader checked (routing on the core fields never
+    #         needs it).
     # _index: key -> its value, or the list of its values in order when it has several
     #         (see index_value); built from _entries on demand and dropped (None) when an
     #         edit other than add() changes the entries.
     # _cache: key -> typed value, popped when that key's entries change.
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._entries: list[tuple[str, str, str]] = []
+        self._fields: list[tuple[str, str, str]] | None = []
+        self._lines: list[str] = []
         self._index: Index | None = None
         self._cache: dict[str, Any] = {}
         for name, value in items:
@@ -357,13 +372,44 @@ class Headers:
 
     @classmethod
     def _parsed(cls, entries: list[tuple[str, str, str]], index: Index | None = None) -> Headers:
-        # Fast path for the message reader, which has already checked names and values
-        # (and may pass the index it built in the same pass).
+        # Fast path for callers that have already checked names and values (and may pass
+        # the index built in the same pass).
         self = cls.__new__(cls)
-        self._entries = entries
+        self._fields = entries
+        self._lines = []
         self._index = index
         self._cache = {}
         return self
+
+    @classmethod
+    def _read(cls, lines: list[str], index: Index) -> Headers:
+        # Fast path for the message reader: ``lines`` are header lines it has checked
+        # (every one "name: value" or a continuation), ``index`` what they hold.
+        self = cls.__new__(cls)
+        self._fields = None
+        self._lines = lines
+        self._index = index
+        self._cache = {}
+        return self
+
+    @property
+    def _entries(self) -> list[tuple[str, str, str]]:
+        entries = self._fields
+        if entries is None:
+            entries = self._fields = []
+            for line in self._lines:
+                if line[0] in " \t":
+                    name, key, value = entries[-1]
+                    entries[-1] = (name, key, unfold(value, line))
+                else:
+                    name, _, value = line.partition(":")
+                    name = name.rstrip(" \t")
+                    entries.append((name, header_key(name), value.strip()))
+        return entries
+
+    @_entries.setter
+    def _entries(self, entries: list[tuple[str, str, str]]) -> None:
+        self._fields = entries
 
     @staticmethod
     def _check(name: str, value: str) -> None:

@@ -19,7 +19,15 @@ from sipcore import _abnf
 from sipcore.address import NameAddress
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.fields import CSeq, MediaType, parse_uint
-from sipcore.headers import COMPACT_FORMS, KNOWN_NAMES, READERS, Headers, Index, canonical_name
+from sipcore.headers import (
+    COMPACT_FORMS,
+    KNOWN_NAMES,
+    READERS,
+    Headers,
+    Index,
+    canonical_name,
+    unfold,
+)
 from sipcore.params import check_header_text
 from sipcore.status import reason_phrase
 from sipcore.uri import Uri, parse_uri
@@ -459,8 +467,9 @@ def _parse(data: bytes, limits: ParseLimits) -> Request | Response:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
             if _STRAY_CR.search(head):
                 raise RemoteProtocolError("bare CR in header section")
-    entries, index = _read_header_lines(lines, limits, len(head))
-    headers = Headers._parsed(entries, index)
+    header_lines = lines[1:]
+    index = _read_header_lines(header_lines, limits, len(head))
+    headers = Headers._read(header_lines, index)
     body = _read_body(data, body_start, headers, index)
     first = lines[0]
     # RFC 3261 §7.1: "The SIP-Version string is case-insensitive" (so "sIP/2.0 200 OK" is
@@ -470,21 +479,19 @@ def _parse(data: bytes, limits: ParseLimits) -> Request | Response:
     return _read_request_line(first, headers, body)
 
 
-def _read_header_lines(
-    lines: list[str], limits: ParseLimits, size: int
-) -> tuple[list[tuple[str, str, str]], Index]:
-    """The header fields of ``lines`` (the start line first), ``size`` characters in all,
-    and their index (see ``Headers``)."""
-    entries: list[tuple[str, str, str]] = []
+def _read_header_lines(lines: list[str], limits: ParseLimits, size: int) -> Index:
+    """Check the header lines ``lines`` of a section of ``size`` characters, and index
+    their fields (see ``Headers``)."""
     index: Index = {}
-    add_entry = entries.append
     known = KNOWN_NAMES
     max_length = limits.max_header_length
     max_headers = limits.max_headers
     # No line, and no value unfolded from several, is longer than the whole section; and
     # continuation lines add no field. So most sections need no limit checked line by line.
-    check_limits = size > max_length or len(lines) - 1 > max_headers
-    for line in lines[1:]:
+    check_limits = size > max_length or len(lines) > max_headers
+    fields = 0
+    field_name = field_key = ""  # of the last field, which a continuation line continues
+    for line in lines:
         # The usual line: "Known-Name: value". A known name holds no colon, so it is all
         # that comes before the first ":", and the value after ": " strips as after ":".
         name, sep, value = line.partition(": ")
@@ -495,12 +502,12 @@ def _read_header_lines(
         if not (key and sep):
             # Anything else: no blank after the colon, blanks before it, a name the table
             # does not list, a continuation, an empty line, a line without a colon.
-            name, sep, value = line.partition(":")
             if not line:
                 raise RemoteProtocolError("empty line inside header section")
             if line[0] in " \t":
-                _unfold(line, entries, index, max_length)
+                _unfold(line, field_name, field_key, index, max_length)
                 continue
+            name, sep, value = line.partition(":")
             if not sep:
                 raise RemoteProtocolError(f"header line without ':': {line[:40]!r}")
             name = name.rstrip(" \t")
@@ -511,10 +518,11 @@ def _read_header_lines(
         if check_limits:
             if len(line) > max_length:
                 raise RemoteProtocolError(f"{name} header longer than {max_length}")
-            if len(entries) == max_headers:
+            if fields == max_headers:
                 raise RemoteProtocolError(f"more than {max_headers} header fields")
+            fields += 1
         value = value.strip()
-        add_entry((name, key, value))
+        field_name, field_key = name, key
         # index_value(index, key, value), inline:
         if key in index:
             old = index[key]
@@ -524,23 +532,17 @@ def _read_header_lines(
                 old.append(value)
         else:
             index[key] = value
-    return entries, index
+    return index
 
 
-def _unfold(line: str, entries: list[tuple[str, str, str]], index: Index, max_length: int) -> None:
+def _unfold(line: str, name: str, key: str, index: Index, max_length: int) -> None:
     # §7.3.1: a line starting with whitespace continues the previous one.
-    if not entries:
+    if not key:
         raise RemoteProtocolError("continuation line before any header")
-    name, key, value = entries[-1]
-    folded = line.strip()
-    if folded:
-        # "replacing ... any folding LWS ... with a single SP"; a whitespace-only
-        # continuation adds nothing (a trailing SP would not survive re-parsing).
-        value = f"{value} {folded}" if value else folded
+    old = index[key]
+    value = unfold(old if isinstance(old, str) else old[-1], line)
     if len(value) > max_length:
         raise RemoteProtocolError(f"{name} header longer than {max_length}")
-    entries[-1] = (name, key, value)
-    old = index[key]
     if isinstance(old, str):
         index[key] = value
     else:
@@ -620,6 +622,7 @@ def salvage_headers(data: bytes, *, limits: ParseLimits = DEFAULT_LIMITS) -> Hea
             # A bare CR inside a header value could not be echoed in a response (it would
             # end the header line there: header injection); parse_message refuses it too.
             return None
-        return Headers._parsed(*_read_header_lines(lines, limits, len(head)))
+        header_lines = lines[1:]
+        return Headers._read(header_lines, _read_header_lines(header_lines, limits, len(head)))
     except RemoteProtocolError:
         return None
