@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sipcore.address import NameAddress
 from sipcore.errors import LocalProtocolError
 from sipcore.events import Event, Registered, RegistrationFailed, Unregistered
+from sipcore.headers import Headers
 from sipcore.message import Request, Response
 from sipcore.uri import SipUri
 
@@ -92,9 +93,27 @@ class Registration:
         self.extra_headers = extra_headers
         self.state = RegistrationState.UNREGISTERED
         self.cseq = 0
+        self.asked = 0
+        """The expiry asked for by the last REGISTER built (0: un-REGISTER)."""
         self.granted: int | None = None
         self.refresh_at: float | None = None
         self._min_expires_tried: set[int] = set()
+        # Every REGISTER of this registration repeats the same To, From, Call-ID, Route,
+        # Allow... (§10.2.4 keeps Call-ID and tags): they are written and checked once
+        # here, and build() copies them, rather than formatting addresses and checking
+        # each value again for every REGISTER (a fleet sends thousands a second).
+        self._head = tuple(
+            Headers(
+                (
+                    ("Max-Forwards", "70"),
+                    ("To", str(aor)),
+                    ("From", str(aor.with_tag(from_tag))),
+                    ("Call-ID", call_id),
+                )
+            )._entries
+        )
+        self._tail = tuple(Headers((*extra_headers, ("Content-Length", "0")))._entries)
+        self._contact_text = (-1, "")  # (expires, the Contact asking for it), the last built
 
     # -- TU actions ------------------------------------------------------------------
 
@@ -129,29 +148,33 @@ class Registration:
     def build(self, expires: int) -> Request:
         """A REGISTER for ``expires`` seconds with the next CSeq (no Via: the UA adds it)."""
         self.cseq += 1
-        request = Request("REGISTER", self.registrar)
-        h = request.headers
-        h.add("Max-Forwards", "70")
-        h.add("To", str(self.aor))
-        h.add("From", str(self.aor.with_tag(self.from_tag)))
-        h.add("Call-ID", self.call_id)
-        h.add("CSeq", f"{self.cseq} REGISTER")
-        h.add("Contact", str(self.contact.with_param("expires", str(expires))))
-        h.add("Expires", str(expires))
-        for name, value in self.extra_headers:
-            h.add(name, value)
-        h.add("Content-Length", "0")
-        return request
+        self.asked = expires
+        built_for, contact = self._contact_text
+        if built_for != expires:
+            contact = str(self.contact.with_param("expires", str(expires)))
+            self._contact_text = (expires, contact)
+        # Only our own integers and the Contact (checked when built) vary: no CR/LF to check.
+        headers = Headers._parsed(
+            [
+                *self._head,
+                ("CSeq", "cseq", f"{self.cseq} REGISTER"),
+                ("Contact", "contact", contact),
+                ("Expires", "expires", str(expires)),
+                *self._tail,
+            ]
+        )
+        return Request("REGISTER", self.registrar, headers)
 
     # -- responses -------------------------------------------------------------------
 
-    def on_final(self, request: Request, response: Response, now: float) -> RegistrationStep:
-        """Digest the final response to ``request`` (auth challenges are the UA's job).
+    def on_final(self, response: Response, now: float) -> RegistrationStep:
+        """Digest the final response to the last REGISTER built (auth challenges are the
+        UA's job).
 
         Returns:
             A retry to send (423 with a usable Min-Expires) and/or an event.
         """
-        asked = request.expires or 0
+        asked = self.asked
         code = response.status_code
         if self.state is RegistrationState.UNREGISTERING:
             self._clear()

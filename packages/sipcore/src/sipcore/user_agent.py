@@ -113,7 +113,6 @@ class UserAgent(CallHost):
             extra_headers=self._common_headers(register=True),
         )
         self._reg_generation = 0
-        self._reg_request: Request | None = None
         self._reregister_on_connect = False
         self._connected = True
         self._last_received: float | None = None
@@ -188,13 +187,11 @@ class UserAgent(CallHost):
     def _send_register(self, request: Request, now: float) -> None:
         self._reg_generation += 1
         generation = self._reg_generation
-        self._reg_request = request
-        expires = request.expires or 0
+        registration = self._registration
+        expires = registration.asked
 
         def rebuild() -> Request:
-            retry = self._registration.build(expires)
-            self._reg_request = retry
-            return retry
+            return registration.build(expires)
 
         def on_notice(notice: Notice, now: float) -> None:
             if generation != self._reg_generation:
@@ -205,8 +202,7 @@ class UserAgent(CallHost):
             elif notice.kind is NoticeKind.TRANSPORT_ERROR:
                 event = self._registration.on_failure(503, "Transport Error")
             elif isinstance(notice.message, Response) and notice.message.status_code >= 200:
-                assert self._reg_request is not None
-                step = self._registration.on_final(self._reg_request, notice.message, now)
+                step = self._registration.on_final(notice.message, now)
                 if step.request is not None:
                     self._send_register(step.request, now)
                 event = step.event
