@@ -186,29 +186,7 @@ class UserAgent(CallHost):
 
     def _send_register(self, request: Request, now: float) -> None:
         self._reg_generation += 1
-        generation = self._reg_generation
-        registration = self._registration
-        expires = registration.asked
-
-        def rebuild() -> Request:
-            return registration.build(expires)
-
-        def on_notice(notice: Notice, now: float) -> None:
-            if generation != self._reg_generation:
-                return  # an older REGISTER, superseded
-            event: Event | None = None
-            if notice.kind is NoticeKind.TIMEOUT:
-                event = self._registration.on_failure(408, "Request Timeout")
-            elif notice.kind is NoticeKind.TRANSPORT_ERROR:
-                event = self._registration.on_failure(503, "Transport Error")
-            elif isinstance(notice.message, Response) and notice.message.status_code >= 200:
-                step = self._registration.on_final(notice.message, now)
-                if step.request is not None:
-                    self._send_register(step.request, now)
-                event = step.event
-            if event is not None:
-                self._events.append(event)
-
+        owner = _RegisterOwner(self, self._reg_generation, self._registration.asked)
         # Reuse the registrar's last nonce (nc+1) so refreshes and 423 retries need no new
         # challenge; a refused reuse is answered once more (DigestSession's NONCE_REPLACED).
         auth = None
@@ -217,7 +195,23 @@ class UserAgent(CallHost):
                 method="REGISTER", uri=str(request.uri), cnonce=self._ids.cnonce()
             )
             request.headers.set("Authorization", auth.header_value)
-        self.send_request(request, now, on_notice, rebuild=rebuild, auth=auth)
+        self.send_request(request, now, owner, rebuild=owner.rebuild, auth=auth)
+
+    def _on_register_notice(self, generation: int, notice: Notice, now: float) -> None:
+        if generation != self._reg_generation:
+            return  # an older REGISTER, superseded
+        event: Event | None = None
+        if notice.kind is NoticeKind.TIMEOUT:
+            event = self._registration.on_failure(408, "Request Timeout")
+        elif notice.kind is NoticeKind.TRANSPORT_ERROR:
+            event = self._registration.on_failure(503, "Transport Error")
+        elif isinstance(notice.message, Response) and notice.message.status_code >= 200:
+            step = self._registration.on_final(notice.message, now)
+            if step.request is not None:
+                self._send_register(step.request, now)
+            event = step.event
+        if event is not None:
+            self._events.append(event)
 
     # ================================================================ calls
 
@@ -546,18 +540,23 @@ class UserAgent(CallHost):
     ) -> NoticeHandler:
         if rebuild is None:
             return owner
+        return _Authenticating(self, owner, rebuild, rejected)
 
-        def handle(notice: Notice, now: float) -> None:
-            response = notice.message
-            if isinstance(response, Response) and response.status_code in (401, 407):
-                retry = rebuild()
-                auth = self.authorize(retry, response, rejected)
-                if auth is not None:
-                    self._start_client(retry, now, self._with_auth(owner, rebuild, auth), None)
-                    return
-            owner(notice, now)
-
-        return handle
+    def _on_auth_notice(
+        self,
+        handler: _Authenticating,
+        notice: Notice,
+        now: float,
+    ) -> None:
+        response = notice.message
+        if isinstance(response, Response) and response.status_code in (401, 407):
+            retry = handler.rebuild()
+            auth = self.authorize(retry, response, handler.rejected)
+            if auth is not None:
+                retry_owner = _Authenticating(self, handler.owner, handler.rebuild, auth)
+                self._start_client(retry, now, retry_owner, None)
+                return
+        handler.owner(notice, now)
 
     def authorize(
         self, retry: Request, response: Response, rejected: DigestAuthorization | None
@@ -916,3 +915,48 @@ class UserAgent(CallHost):
         if password is None:
             return None
         return DigestSession(self._config.auth_username, password)
+
+
+# The notice handlers of a request in flight are small slotted objects rather than
+# closures: a closure costs a function and a cell per captured name, and a fleet keeps
+# hundreds of REGISTERs in flight, each of whose objects the garbage collector scans.
+
+
+class _RegisterOwner:
+    """Hears the notices of one REGISTER (``generation``) and builds its retries."""
+
+    __slots__ = ("_expires", "_generation", "_ua")
+
+    def __init__(self, ua: UserAgent, generation: int, expires: int) -> None:
+        self._ua = ua
+        self._generation = generation
+        self._expires = expires
+
+    def __call__(self, notice: Notice, now: float) -> None:
+        self._ua._on_register_notice(self._generation, notice, now)
+
+    def rebuild(self) -> Request:
+        """The same REGISTER with the next CSeq (for an authenticated retry, §22.2)."""
+        return self._ua._registration.build(self._expires)
+
+
+class _Authenticating:
+    """Answers a 401/407 to a request with a retry carrying credentials (once per
+    credentials: ``rejected`` are those the request carried); else tells ``owner``."""
+
+    __slots__ = ("_ua", "owner", "rebuild", "rejected")
+
+    def __init__(
+        self,
+        ua: UserAgent,
+        owner: NoticeHandler,
+        rebuild: Callable[[], Request],
+        rejected: DigestAuthorization | None,
+    ) -> None:
+        self._ua = ua
+        self.owner = owner
+        self.rebuild = rebuild
+        self.rejected = rejected
+
+    def __call__(self, notice: Notice, now: float) -> None:
+        self._ua._on_auth_notice(self, notice, now)
