@@ -27,7 +27,7 @@ from sipcore.params import (
     has_param,
     parse_params,
     plain_param,
-    plain_param_pattern,
+    plain_params_finding,
     quote,
     remove_param,
     replace_param,
@@ -47,18 +47,18 @@ _SIMPLE_TOKEN = re.compile(_abnf.TOKEN + r"\Z")
 # A name-addr with a SIP URI and plain header parameters, in one match:
 #   name-addr = [ display-name ] LAQUOT addr-spec RAQUOT   (then *( SEMI generic-param ))
 #   display-name = *(token LWS) / quoted-string
-# Groups: a quoted display name, a run of tokens, the URI, the header parameters. A
-# token holds no '"' or "<", and the URI no ">", so the display name and the
-# URI text are what the step-by-step path reads (the quoted string when the value starts
-# with '"', else the text before the first "<"; then the text up to the first ">"). The
-# atomic group keeps a long run of token characters linear (see _TOKEN_DISPLAY).
+# Groups: a quoted display name, a run of tokens, the URI, the header parameters, the
+# first tag parameter in them (plain_params_finding). A token holds no '"' or "<", and
+# the URI no ">", so the display name and the URI text are what the step-by-step path
+# reads (the quoted string when the value starts with '"', else the text before the
+# first "<"; then the text up to the first ">"). The atomic group keeps a long run of
+# token characters linear (see _TOKEN_DISPLAY).
 _PLAIN_NAME_ADDR = re.compile(
     rf"(?:({_abnf.QUOTED_STRING})|(?>({_abnf.TOKEN}(?:[ \t]+{_abnf.TOKEN})*))?){_abnf.SWS}"
-    rf"<({SIP_URI})>({_abnf.PLAIN_PARAMS})\Z"
+    rf"<({SIP_URI})>({plain_params_finding('tag')})\Z"
 )
 
 
-_TAG = plain_param_pattern("tag")
 _new = object.__new__
 
 
@@ -132,7 +132,7 @@ class NameAddress(LazyValue):
         """The ``tag`` parameter (From/To, RFC 3261 §19.3)."""
         params = self._params
         if params is UNREAD:
-            return plain_param(self._source[4], _TAG)  # without reading every parameter
+            return plain_param(self._source[5], "tag")  # without reading every parameter
         return get_param(params, "tag")
 
     @property

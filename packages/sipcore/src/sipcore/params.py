@@ -29,7 +29,7 @@ __all__ = [
     "comma_items",
     "split_plain_params",
     "plain_param",
-    "plain_param_pattern",
+    "plain_params_finding",
     "check_header_text",
 ]
 
@@ -113,25 +113,25 @@ def get_param(params: Params, name: str) -> str | None:
     return None
 
 
-def plain_param_pattern(name: str) -> re.Pattern[str]:
-    """The pattern ``plain_param`` takes to find parameter ``name``."""
-    # A name is an ASCII token: compared without case as get_param compares it.
-    return re.compile(rf";{re.escape(name)}(?:=([^;]*))?(?![^;])", re.IGNORECASE | re.ASCII)
+def plain_params_finding(name: str) -> str:
+    """``_abnf.PLAIN_PARAMS`` with one group: the first parameter called ``name``
+    (``;name`` or ``;name=value``), for ``plain_param`` to read.
 
-
-def plain_param(text: str | None, pattern: re.Pattern[str]) -> str | None:
-    """``get_param`` on text that matched ``_abnf.PLAIN_PARAMS``, without splitting it.
-
-    Every ";" in such text starts a parameter and no value holds one or is quoted, so the
-    first match of ``plain_param_pattern(name)`` is the first parameter called ``name``.
+    So a reader that checks the parameters with one regex finds the parameter a caller
+    wants most (a Via's branch, a From tag) in the same match.
     """
-    if not text:
+    param = _abnf.PLAIN_PARAM
+    # The parameters before it are those not called ``name``: compared without case, as
+    # get_param compares; in plain parameters a name ends at "=", ";" or the end.
+    other = rf"(?!;(?ai:{re.escape(name)})(?![^=;])){param}"
+    return rf"(?:{other})*+({param})?+(?:{param})*+"
+
+
+def plain_param(found: str | None, name: str) -> str | None:
+    """``get_param`` of ``name`` from the group of ``plain_params_finding(name)``."""
+    if found is None:
         return None
-    m = pattern.search(text)
-    if m is None:
-        return None
-    value: str | None = m.group(1)
-    return "" if value is None else value
+    return found[len(name) + 2 :]  # after ";name=" (a flag: nothing after ";name")
 
 
 def has_param(params: Params, name: str) -> bool:

@@ -23,7 +23,7 @@ from sipcore.params import (
     has_param,
     parse_params,
     plain_param,
-    plain_param_pattern,
+    plain_params_finding,
     replace_param,
     split_plain_params,
 )
@@ -44,14 +44,13 @@ _VIA = re.compile(_VIA_HEAD)
 # (the atomic group commits to it as the step-by-step path does), then plain parameters
 # (_abnf.PLAIN_PARAMS). So that a match needs no further check, the host is no IPv6
 # reference and the port in range (PORT_16). Groups: protocol-name, protocol-version,
-# transport, host, port, parameters.
+# transport, host, port, parameters, the first branch parameter (plain_params_finding).
 _PLAIN_VIA = re.compile(
     rf"(?>{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN})[ \t]+"
-    rf"({_abnf.HOSTNAME})(?:{_S}:{_S}({_abnf.PORT_16}))?)({_abnf.PLAIN_PARAMS})\Z"
+    rf"({_abnf.HOSTNAME})(?:{_S}:{_S}({_abnf.PORT_16}))?)({plain_params_finding('branch')})\Z"
 )
 
 
-_BRANCH = plain_param_pattern("branch")
 _new = object.__new__
 
 
@@ -135,7 +134,7 @@ class Via(LazyValue):
         """The ``branch`` parameter (the transaction id, §17.2.3)."""
         params = self._params
         if params is UNREAD:
-            return plain_param(self._source[6], _BRANCH)  # without reading every parameter
+            return plain_param(self._source[7], "branch")  # without reading every parameter
         return get_param(params, "branch")
 
     @property
