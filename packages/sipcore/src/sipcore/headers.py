@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
 from typing import Any, TypeVar
 
 from sipcore import _abnf
@@ -167,23 +166,34 @@ def _read_address(key: str) -> Callable[[str], NameAddress]:
     return lambda value: parse_name_address(value, name)
 
 
-def _read_elements(read: Callable[[str], _T], values: list[str]) -> list[_T]:
-    # What [read(item) for value in values for item in comma_items(value)] gives, without
-    # a call to comma_items for a value that is one element (the usual case).
-    out: list[_T] = []
-    for value in values:
+_LineReaders = tuple[Callable[[str], list[_T]], Callable[[list[str]], list[_T]]]
+
+
+def _list_readers(read: Callable[[str], _T]) -> _LineReaders[_T]:
+    """The readers of a list header whose elements ``read`` reads: of one header line,
+    and of every value."""
+
+    def read_line(value: str) -> list[_T]:
+        # What [read(item) for item in comma_items(value)] gives, without a call to
+        # comma_items for a value that is one element (the usual case).
         if "," in value:
-            out += map(read, comma_items(value))
-        else:
-            out.append(read(value.strip()))
-    return out
+            return list(map(read, comma_items(value)))
+        return [read(value.strip())]
+
+    def read_values(values: list[str]) -> list[_T]:
+        out: list[_T] = []
+        for value in values:
+            out += read_line(value)
+        return out
+
+    return read_line, read_values
 
 
-def _read_address_list(key: str) -> Callable[[list[str]], list[NameAddress]]:
-    return partial(_read_elements, _read_address(key))
+def _address_list_readers(key: str) -> _LineReaders[NameAddress]:
+    return _list_readers(_read_address(key))
 
 
-_read_contact_addresses = _read_address_list("contact")
+_read_contact_line, _read_contact_addresses = _address_list_readers("contact")
 
 
 def _read_contact(values: list[str]) -> list[NameAddress]:
@@ -195,8 +205,8 @@ def _read_contact(values: list[str]) -> list[NameAddress]:
     return _read_contact_addresses(values)
 
 
-def _read_via(values: list[str]) -> list[Via]:
-    return _read_elements(parse_via, values)
+def _read_contact_value(value: str) -> list[NameAddress]:
+    return [] if value.strip() == "*" else _read_contact_line(value)
 
 
 def _read_uint(key: str, maximum: int = 2**32 - 1) -> Callable[[str], int]:
@@ -215,10 +225,6 @@ def _read_expires(value: str) -> int:
 def _read_tokens(key: str) -> Callable[[list[str]], list[str]]:
     name = canonical_name(key)
     return lambda values: parse_token_list(values, name)
-
-
-def _read_reasons(values: list[str]) -> list[Reason]:
-    return _read_elements(Reason.parse, values)
 
 
 def _read_media_types(values: list[str]) -> list[MediaType]:
@@ -256,14 +262,20 @@ def _one_value(key: str, read: Callable[[str], Any]) -> Callable[[list[str]], An
     return read_values
 
 
+_LIST_READERS: dict[str, _LineReaders[Any]] = {
+    "via": _list_readers(parse_via),
+    "contact": (_read_contact_value, _read_contact),
+    "route": _address_list_readers("route"),
+    "record-route": _address_list_readers("record-route"),
+    "path": _address_list_readers("path"),
+    "service-route": _address_list_readers("service-route"),
+    "reason": _list_readers(Reason.parse),
+}
+"""The list headers read element by element: (reader of one line, reader of every value)."""
+
 READERS: dict[str, Callable[[list[str]], Any]] = {
     **{key: _one_value(key, read) for key, read in ONE_VALUE_READERS.items()},
-    "via": _read_via,
-    "contact": _read_contact,
-    "route": _read_address_list("route"),
-    "record-route": _read_address_list("record-route"),
-    "path": _read_address_list("path"),
-    "service-route": _read_address_list("service-route"),
+    **{key: read for key, (_, read) in _LIST_READERS.items()},
     "allow": _read_tokens("allow"),
     "supported": _read_tokens("supported"),
     "require": _read_tokens("require"),
@@ -271,13 +283,25 @@ READERS: dict[str, Callable[[list[str]], Any]] = {
     "unsupported": _read_tokens("unsupported"),
     "allow-events": _read_tokens("allow-events"),
     "accept": _read_media_types,
-    "reason": _read_reasons,
 }
 """Typed readers by header key; each takes every value of that header, in order (and
 never changes the list it is given)."""
 
-_DISPATCH = {key: (ONE_VALUE_READERS.get(key), read) for key, read in READERS.items()}
-"""Key -> (its reader of one value, or None; its reader of every value), for Headers."""
+
+def _line_reader(key: str) -> Callable[[str], Any]:
+    # The reader of a header that has one line: the value of those that may appear once,
+    # the elements of a list header.
+    if key in ONE_VALUE_READERS:
+        return ONE_VALUE_READERS[key]
+    if key in _LIST_READERS:
+        return _LIST_READERS[key][0]
+    read = READERS[key]
+    return lambda value: read([value])
+
+
+_DISPATCH = {key: (_line_reader(key), read) for key, read in READERS.items()}
+"""Key -> (its reader when the header has one line; its reader of every value), for
+Headers."""
 
 
 def _spellings() -> dict[str, str]:
@@ -440,13 +464,12 @@ class Headers:
         cache = self._cache
         if key in cache:
             return cache[key]
-        read_one, read = _DISPATCH[key]
+        read_line, read = _DISPATCH[key]
         values = (self._index or self._built_index()).get(key)
         if values is None:
             value = None
         elif isinstance(values, str):
-            # One value: a header that may appear once takes the shorter way.
-            value = read_one(values) if read_one is not None else read([values])
+            value = read_line(values)  # (the index keeps one line's value unlisted)
         else:
             value = read(values)
         cache[key] = value
