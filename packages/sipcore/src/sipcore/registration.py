@@ -97,7 +97,7 @@ class Registration:
         """The expiry asked for by the last REGISTER built (0: un-REGISTER)."""
         self.granted: int | None = None
         self.refresh_at: float | None = None
-        self._min_expires_tried: set[int] = set()
+        self._min_expires_tried: tuple[int, ...] = ()  # (a set is 216 bytes per phone)
         # Every REGISTER of this registration repeats the same To, From, Call-ID, Route,
         # Allow... (§10.2.4 keeps Call-ID and tags): they are written and checked once
         # here, and build() copies them, rather than formatting addresses and checking
@@ -191,7 +191,7 @@ class Registration:
             self.state = RegistrationState.REGISTERED
             self.granted = granted
             self.refresh_at = now + granted * self.refresh_fraction
-            self._min_expires_tried.clear()
+            self._min_expires_tried = ()
             return RegistrationStep(event=Registered(granted, response))
         if code == 423:
             # §10.2.8: "the UA MAY retry the registration after making the expiration
@@ -203,7 +203,7 @@ class Registration:
                 and minimum > asked
                 and minimum not in self._min_expires_tried
             ):
-                self._min_expires_tried.add(minimum)
+                self._min_expires_tried += (minimum,)
                 self.expires = minimum
                 return RegistrationStep(request=self.build(minimum))
         self._clear()
