@@ -56,6 +56,8 @@ _TOKEN = re.compile(_abnf.TOKEN)
 # Token characters and commas only: a token list without blanks if no comma is first,
 # last or doubled (checked beside it), whose elements are the text between the commas.
 _TOKENS_AND_COMMAS = re.compile(r"[A-Za-z0-9\-.!%*_+`'~,]+\Z")
+_new = object.__new__
+_setattr = object.__setattr__  # how a frozen dataclass sets its fields
 
 
 def parse_uint(text: str, what: str, maximum: int = MAX_UINT32) -> int:
@@ -183,9 +185,12 @@ class MediaType:
         m = _MEDIA_TYPE.match(text)
         if m is None:
             raise RemoteProtocolError(f"malformed media type: {text[:40]!r}")
-        return cls(
-            m.group(1).lower(), m.group(2).lower(), parse_params(text, m.end(), "media type")
-        )
+        # Built directly: the regex checked what the dataclass constructor would.
+        media_type = _new(cls)
+        _setattr(media_type, "type", m.group(1).lower())
+        _setattr(media_type, "subtype", m.group(2).lower())
+        _setattr(media_type, "params", parse_params(text, m.end(), "media type"))
+        return media_type
 
     @property
     def essence(self) -> str:

@@ -222,9 +222,11 @@ def _read_expires(value: str) -> int:
         return 3600
 
 
-def _read_tokens(key: str) -> Callable[[list[str]], list[str]]:
+def _token_list_readers(key: str) -> _LineReaders[str]:
     name = canonical_name(key)
-    return lambda values: parse_token_list(values, name)
+    return (lambda value: parse_token_list([value], name)), (
+        lambda values: parse_token_list(values, name)
+    )
 
 
 def _read_media_types(values: list[str]) -> list[MediaType]:
@@ -270,18 +272,18 @@ _LIST_READERS: dict[str, _LineReaders[Any]] = {
     "path": _address_list_readers("path"),
     "service-route": _address_list_readers("service-route"),
     "reason": _list_readers(Reason.parse),
+    "allow": _token_list_readers("allow"),
+    "supported": _token_list_readers("supported"),
+    "require": _token_list_readers("require"),
+    "proxy-require": _token_list_readers("proxy-require"),
+    "unsupported": _token_list_readers("unsupported"),
+    "allow-events": _token_list_readers("allow-events"),
 }
-"""The list headers read element by element: (reader of one line, reader of every value)."""
+"""Readers of the list headers, by key: (reader of one line, reader of every value)."""
 
 READERS: dict[str, Callable[[list[str]], Any]] = {
     **{key: _one_value(key, read) for key, read in ONE_VALUE_READERS.items()},
     **{key: read for key, (_, read) in _LIST_READERS.items()},
-    "allow": _read_tokens("allow"),
-    "supported": _read_tokens("supported"),
-    "require": _read_tokens("require"),
-    "proxy-require": _read_tokens("proxy-require"),
-    "unsupported": _read_tokens("unsupported"),
-    "allow-events": _read_tokens("allow-events"),
     "accept": _read_media_types,
 }
 """Typed readers by header key; each takes every value of that header, in order (and
@@ -483,9 +485,12 @@ class Headers:
             RemoteProtocolError: one is malformed or repeated where it may not be.
         """
         cache = self._cache
-        for key in self._index or self._built_index():
-            if key in _DISPATCH and key not in cache:
-                self._typed(key)
+        for key, values in (self._index or self._built_index()).items():
+            readers = _DISPATCH.get(key)
+            if readers is not None and key not in cache:
+                # _typed(key), without the lookups it needs and this loop has done.
+                read_line, read = readers
+                cache[key] = read_line(values) if isinstance(values, str) else read(values)
 
     def add(self, name: str, value: str | object) -> None:
         """Append a header field at the end.
