@@ -361,7 +361,7 @@ def _new_field(kind: str, value: str) -> Field:
 # ---------------------------------------------------------------------------------------
 
 
-def _read_origin(value: str) -> Origin:
+def _origin_parts(value: str) -> list[str]:
     # origin-field = %s"o" "=" username SP sess-id SP sess-version SP nettype SP addrtype
     #                SP unicast-address CRLF
     parts = value.split()
@@ -372,6 +372,11 @@ def _read_origin(value: str) -> Origin:
     # sess-version = 1*DIGIT (bounded: int() refuses very long digit strings)
     if not _digits(parts[2], 64):
         raise _Malformed("o= sess-version is not a number")
+    return parts
+
+
+def _new_origin(parts: list[str]) -> Origin:
+    # From what _origin_parts checked.
     origin = object.__new__(Origin)
     _setattr(origin, "username", parts[0])
     _setattr(origin, "sess_id", parts[1])
@@ -448,16 +453,15 @@ def _read_media(value: str) -> MediaDescription:
     if len(parts) < 4:
         raise _Malformed("m= needs <media> <port>[/<count>] <proto> <fmt> ...")
     port_text, slash, count_text = parts[1].partition("/")
-    if not _digits(port_text, 5) or int(port_text) > 65535:
+    if not _digits(port_text, 5) or (port := int(port_text)) > 65535:
         raise _Malformed("m= port is not a number in 0..65535")
     port_count: int | None = None
     if slash:
-        if not _digits(count_text, 5) or not 1 <= int(count_text) <= 65535:
+        if not _digits(count_text, 5) or not 1 <= (port_count := int(count_text)) <= 65535:
             raise _Malformed("m= port count is not a number in 1..65535")
-        port_count = int(count_text)
     media = object.__new__(MediaDescription)
     media.media = parts[0]
-    media.port = int(port_text)
+    media.port = port
     media.proto = parts[2]
     media.formats = parts[3:]
     media.port_count = port_count
@@ -1643,12 +1647,14 @@ class SessionDescription(_Section):
             LF or NUL.
     """
 
-    __slots__ = ("media", "origin", "session_name")
+    __slots__ = ("_origin", "media", "session_name")
 
     _FIELDS: ClassVar[tuple[str, ...]] = ("origin", "session_name", "lines", "media")
     __match_args__ = ("origin", "session_name", "lines", "media")
 
-    origin: Origin
+    _origin: Origin | list[str]
+    """The origin, or for a parsed description the fields of its line (checked) until
+    ``origin`` is first read."""
     session_name: str
     """The ``s=`` text (RFC 8866 §5.3), as written; ``-`` when there is none to give."""
     media: list[MediaDescription]
@@ -1674,6 +1680,18 @@ class SessionDescription(_Section):
     def version(self) -> int:
         """The ``v=`` value: always 0, the only SDP version there is (RFC 8866 §5.1)."""
         return 0
+
+    @property
+    def origin(self) -> Origin:
+        """The ``o=`` line (RFC 8866 §5.2)."""
+        origin = self._origin
+        if isinstance(origin, list):
+            origin = self._origin = _new_origin(origin)
+        return origin
+
+    @origin.setter
+    def origin(self, origin: Origin) -> None:
+        self._origin = origin
 
     # -- parsing -------------------------------------------------------------------------
 
@@ -1740,7 +1758,7 @@ class SessionDescription(_Section):
         if not line_s.startswith("s="):
             raise RemoteProtocolError(f"SDP line {n_s} must be s=: {line_s[:80]!r}")
         try:
-            origin = _read_origin(line_o[2:])
+            origin = _origin_parts(line_o[2:])
         except _Malformed as exc:
             raise RemoteProtocolError(f"SDP line {n_o}: {exc}: {line_o[:80]!r}") from None
 
@@ -1749,7 +1767,7 @@ class SessionDescription(_Section):
         # of them), and only those are read now. Each level keeps its text, and its line
         # objects are made when its ``lines`` is first read.
         description = object.__new__(cls)
-        description.origin = origin
+        description._origin = origin
         description.session_name = line_s[2:]
         description._lines = None
         media: list[MediaDescription] = []
