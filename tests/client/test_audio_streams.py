@@ -113,7 +113,9 @@ def test_audio_frames_and_pcm_writer_on_trio(kamailio: KamailioServer) -> None:
     check_heard(frames)
 
 
-def test_audio_frames_end_with_the_call_and_the_writer_closes(kamailio: KamailioServer) -> None:
+def test_replaced_and_ended_writers_close_and_frames_end_with_the_call(
+    kamailio: KamailioServer,
+) -> None:
     async def run() -> None:
         async with (
             Phone(account(kamailio, "alice")) as alice,
@@ -141,8 +143,15 @@ def test_audio_frames_end_with_the_call_and_the_writer_closes(kamailio: Kamailio
                     tg.start_soon(count_frames)
                     tg.start_soon(keep_sending)
                     await anyio.sleep(1.0)
-                    await call_in.hangup()  # both loops must end by themselves
+                    # A second writer replaces the first: nobody reads the first any
+                    # more, so its producer is told now, not when the call ends.
+                    second = call_out.pcm_writer(rate=16_000, ahead=0.2)
+                    with anyio.fail_after(2):
+                        while not stopped:
+                            await anyio.sleep(0.01)
+                    assert writer.closed and not second.closed
+                    await call_in.hangup()  # the reader's loop must end by itself
             assert counted and set(counted) == {160}
-            assert writer.closed and stopped
+            assert second.closed  # the call's end closed the writer it was playing
 
     anyio.run(run)

@@ -337,10 +337,18 @@ class Call:
         return dtmf_mode(self._remote_sdp)
 
     def play(self, source: AudioSource) -> None:
-        """Send audio from ``source`` from now on (a tone, a file, a PcmWriter...)."""
-        self._source = source
+        """Send audio from ``source`` from now on (a tone, a file, a PcmWriter...).
+
+        A writer from ``pcm_writer`` that this replaces is closed: nothing reads it any
+        more, so a producer waiting in its ``send`` gets ``WriterClosedError`` instead of
+        waiting for the rest of the call.
+        """
+        previous, self._source = self._source, source
         if self.media is not None:
             self.media.outbound.source = source
+        if isinstance(previous, PcmWriter) and previous is not source and previous in self._writers:
+            self._writers.remove(previous)
+            previous.close()
 
     async def recent_audio(self, seconds: float) -> Pcm:
         """The last ``seconds`` of audio received (48 kHz mono int16)."""
@@ -659,12 +667,13 @@ class Call:
         if self._reinvite is not None:
             self._reinvite.done.set()
         media, self.media = self.media, None
+        for writer in self._writers:  # first: producers stop even if what follows fails
+            writer.close()
+        self._writers.clear()
         if media is not None:
             self.final_stats = await self._final_stats(media)
             await self._phone._media.run(media.close)
         await self.stop_recording()
-        for writer in self._writers:
-            writer.close()
         if self.audio is not None:
             with anyio.CancelScope(shield=True):  # devices are released even when cancelled
                 await anyio.to_thread.run_sync(self.audio.close)
