@@ -191,6 +191,24 @@ def test_a_client_does_not_change_what_the_applications_logging_prints(
     assert [r.levelname for r in app_logging.records] == ["INFO"]
 
 
+def test_a_level_the_application_set_below_an_sdk_logger_still_applies(
+    app_logging: ListHandler,
+) -> None:
+    # The application wants sipcore.transaction's DEBUG (and nothing else's) while its
+    # root stays at INFO: a client existing must not hide those lines.
+    transaction = logging.getLogger("sipcore.transaction")
+    transaction.setLevel(logging.DEBUG)
+    client = ExotelWebClient()
+    try:
+        transaction.debug("wanted")
+        logging.getLogger("sipcore.other").debug("not wanted")
+        logging.getLogger("sipcore").debug("not wanted either")
+        assert [r.getMessage() for r in app_logging.records] == ["wanted"]
+    finally:
+        client.close()
+        transaction.setLevel(logging.NOTSET)
+
+
 def test_an_sdk_logger_the_application_configured_is_left_alone(
     tmp_path: Path, app_logging: ListHandler
 ) -> None:

@@ -10,9 +10,10 @@ change what the application's own logging prints, so debug capture works without
 noticing: an SDK logger whose level nobody set (and that has no handler of the
 application's) is lowered to ``DEBUG`` and stops propagating; a gate on it passes on to
 the parent's handlers only the records the application would have seen before (those at
-or above the parent's effective level, read at each record, so a later
-``basicConfig(level=...)`` still applies). An SDK logger the application configured
-itself (a level or a handler) is left alone, and only what it lets through is captured.
+or above the level the application gives the record's logger, read at each record, so
+a later ``basicConfig(level=...)`` or a level set on ``sipcore.transaction`` applies).
+An SDK logger the application configured itself (a level or a handler) is left alone,
+and only what it lets through is captured.
 The last client to detach restores level and propagation.
 """
 
@@ -79,8 +80,14 @@ class _Gate(logging.Handler):
         self.saved_level = logger.level
         self.saved_propagate = logger.propagate
 
-    def app_level(self) -> int:
-        """The level the application's configuration gives this logger now."""
+    def app_level(self, name: str) -> int:
+        """The level the application's configuration gives logger ``name`` (this one or
+        one below it) now: what its effective level would be without our ``DEBUG``."""
+        logger: logging.Logger | None = logging.getLogger(name)
+        while logger is not None and logger is not self.logger:
+            if logger.level != logging.NOTSET:
+                return logger.level  # set by the application on a logger below ours
+            logger = logger.parent
         level = self.logger.level
         if level != logging.DEBUG:
             return level  # the application changed it since: its choice
@@ -94,7 +101,7 @@ class _Gate(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         parent = self.logger.parent
-        if parent is not None and record.levelno >= self.app_level():
+        if parent is not None and record.levelno >= self.app_level(record.name):
             # What propagation would have done (including logging.lastResort).
             parent.callHandlers(record)
 
