@@ -57,7 +57,7 @@ class Account:
     connect_timeout: float = 10.0
     keepalive_interval: float | None = KEEPALIVE_INTERVAL
     """Seconds of silence before a keepalive; a dead line is noticed within this + 10 s
-    (30 s by default)."""
+    (30 s in all by default)."""
 
     def __post_init__(self) -> None:
         if not self.user or not _USER.match(self.user):

@@ -233,9 +233,8 @@ class ExotelWebClient:
                 await phone.aclose()  # cancelled while starting: release what it opened
                 raise
             except ConnectionFailed as exc:
-                # Ends the phone's event stream, so the listener is done before the wait
-                # below (else every retry came 2 s late, see "finally").
-                await phone.aclose()
+                # (Phone.start closed the phone, ending its event stream: the listener is
+                # done before the wait below.)
                 self._status = "websocket_connection_failed"
                 attempt += 1
                 # Jittered, so that many clients cut off together do not all come back
