@@ -27,6 +27,7 @@ __all__ = [
     "PARAM_CHARS",
     "HEADER_CHARS",
     "GEN_VALUE",
+    "PLAIN_PARAM_VALUE",
     "PLAIN_PARAM",
     "PLAIN_PARAMS",
 ]
@@ -113,5 +114,6 @@ GEN_VALUE = r'"(?:[^"\\\r\n]|\\[^\r\n])*"|[^\s;,"<>]+'
 # no ";" inside a name or value and no "=" inside a name. Each parameter is final once
 # read, as the step-by-step reader (sipcore.params) makes it: possessive quantifiers
 # (what follows a name or a value cannot extend it), cheaper than an atomic group.
-PLAIN_PARAM = rf";{TOKEN}+(?:=[!#-+\--:=?-~]++)?+"
+PLAIN_PARAM_VALUE = r"[!#-+\--:=?-~]++"
+PLAIN_PARAM = rf";{TOKEN}+(?:={PLAIN_PARAM_VALUE})?+"
 PLAIN_PARAMS = rf"(?:{PLAIN_PARAM})*+"

@@ -26,7 +26,6 @@ from sipcore.params import (
     get_param,
     has_param,
     parse_params,
-    plain_param,
     plain_params_finding,
     quote,
     remove_param,
@@ -132,7 +131,9 @@ class NameAddress(LazyValue):
         """The ``tag`` parameter (From/To, RFC 3261 §19.3)."""
         params = self._params
         if params is UNREAD:
-            return plain_param(self._source[5], "tag")  # without reading every parameter
+            # Without reading every parameter: "=value", "" for a flag, None if absent.
+            found = self._source[5]
+            return found[1:] if found is not None else None
         return get_param(params, "tag")
 
     @property

@@ -28,7 +28,6 @@ __all__ = [
     "split_commas",
     "comma_items",
     "split_plain_params",
-    "plain_param",
     "plain_params_finding",
     "check_header_text",
 ]
@@ -114,24 +113,20 @@ def get_param(params: Params, name: str) -> str | None:
 
 
 def plain_params_finding(name: str) -> str:
-    """``_abnf.PLAIN_PARAMS`` with one group: the first parameter called ``name``
-    (``;name`` or ``;name=value``), for ``plain_param`` to read.
+    """``_abnf.PLAIN_PARAMS`` with one group, for the first parameter called ``name``:
+    ``=`` and its value, ``""`` if it is a flag, ``None`` if there is none.
 
     So a reader that checks the parameters with one regex finds the parameter a caller
-    wants most (a Via's branch, a From tag) in the same match.
+    wants most (a Via's branch, a From tag) in the same match: ``get_param`` of ``name``
+    is that group without its first character.
     """
     param = _abnf.PLAIN_PARAM
     # The parameters before it are those not called ``name``: compared without case, as
     # get_param compares; in plain parameters a name ends at "=", ";" or the end.
-    other = rf"(?!;(?ai:{re.escape(name)})(?![^=;])){param}"
-    return rf"(?:{other})*+({param})?+(?:{param})*+"
-
-
-def plain_param(found: str | None, name: str) -> str | None:
-    """``get_param`` of ``name`` from the group of ``plain_params_finding(name)``."""
-    if found is None:
-        return None
-    return found[len(name) + 2 :]  # after ";name=" (a flag: nothing after ";name")
+    named = rf";(?ai:{re.escape(name)})"
+    other = rf"(?!{named}(?![^=;])){param}"
+    value = _abnf.PLAIN_PARAM_VALUE
+    return rf"(?:{other})*+(?:{named}(={value}|))?+(?:{param})*+"
 
 
 def has_param(params: Params, name: str) -> bool:

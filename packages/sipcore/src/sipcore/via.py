@@ -22,7 +22,6 @@ from sipcore.params import (
     get_param,
     has_param,
     parse_params,
-    plain_param,
     plain_params_finding,
     replace_param,
     split_plain_params,
@@ -134,7 +133,9 @@ class Via(LazyValue):
         """The ``branch`` parameter (the transaction id, §17.2.3)."""
         params = self._params
         if params is UNREAD:
-            return plain_param(self._source[7], "branch")  # without reading every parameter
+            # Without reading every parameter: "=value", "" for a flag, None if absent.
+            found = self._source[7]
+            return found[1:] if found is not None else None
         return get_param(params, "branch")
 
     @property
