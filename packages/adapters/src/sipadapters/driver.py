@@ -339,13 +339,15 @@ class UserAgentDriver:
         """Every event, in order, until the driver is closed."""
         return _EventIterator(self)
 
-    async def next_event(self) -> AnyEvent:
-        """The next event.
+    def next_event(self) -> Coroutine[Any, Any, AnyEvent]:
+        """The next event (``await driver.next_event()``).
 
         Raises:
             anyio.EndOfStream: the driver was closed and every event was read.
         """
-        return await self._next_event(anyio.EndOfStream)
+        # The waiting coroutine itself, not one awaiting it: an application waiting for
+        # events is parked one frame lighter (see _EventIterator.__anext__).
+        return self._next_event(anyio.EndOfStream)
 
     async def _next_event(self, end: type[Exception]) -> AnyEvent:
         """The next event; raises ``end`` once the driver is closed and all were read."""
