@@ -103,6 +103,10 @@ class Timer(enum.Enum):
     M = Input.TIMER_M
 
 
+# §17.1.1.2, §17.1.2.2, §17.2.1: A, E and G are reset to twice their last interval.
+_BACKOFF_TIMERS = frozenset({Timer.A, Timer.E, Timer.G})
+
+
 class Action(enum.Enum):
     """What a transition does, run in the order the table lists."""
 
@@ -284,7 +288,11 @@ class Transaction:
             # Reliable transports use 0 for D, I, J, K: the timer fires at once.
             notices += self.step(timer.value, now)
             return
-        self._intervals[timer] = interval
+        if timer in _BACKOFF_TIMERS:
+            # Only the retransmission timers double from their last interval; keeping
+            # none for the others leaves a reliable transaction's dict empty, which the
+            # garbage collector does not track.
+            self._intervals[timer] = interval
         self._deadlines[timer] = now + interval
 
     def _run(
