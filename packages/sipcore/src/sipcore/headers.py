@@ -26,7 +26,7 @@ from sipcore.fields import (
     parse_uint,
 )
 from sipcore.params import check_header_text, comma_items, split_commas
-from sipcore.via import Via, parse_via
+from sipcore.via import parse_via
 
 __all__ = [
     "Headers",

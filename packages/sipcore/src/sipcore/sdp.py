@@ -457,8 +457,9 @@ def _read_media(value: str) -> MediaDescription:
         raise _Malformed("m= port is not a number in 0..65535")
     port_count: int | None = None
     if slash:
-        if not _digits(count_text, 5) or not 1 <= (port_count := int(count_text)) <= 65535:
+        if not _digits(count_text, 5) or not 1 <= int(count_text) <= 65535:
             raise _Malformed("m= port count is not a number in 1..65535")
+        port_count = int(count_text)
     media = object.__new__(MediaDescription)
     media.media = parts[0]
     media.port = port
