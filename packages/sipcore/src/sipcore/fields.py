@@ -157,7 +157,7 @@ class CSeq(LazyValue):
         digits, method = m.groups()
         # The regex and parse_uint check what __init__ checks (nine digits or fewer are
         # in range as they are).
-        self = object.__new__(cls)
+        self = _new(cls)
         self._seq = int(digits) if len(digits) < 10 else parse_uint(digits, "CSeq")
         self._method = method
         return self
