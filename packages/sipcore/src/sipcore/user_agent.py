@@ -93,7 +93,9 @@ class UserAgent(CallHost):
     def __init__(self, config: UserAgentConfig, *, ids: IdFactory | None = None) -> None:
         self._config = config
         self._ids: IdFactory = ids or SecureIds()
-        self._outbox: list[bytes] = []
+        # What to send, or None while nothing is queued: no list is left behind by each
+        # drain for an idle phone to hold.
+        self._outbox: list[bytes] | None = None
         # A queue only while events wait: an empty deque is 760 bytes, and a fleet's
         # idle phones have none waiting.
         self._events: deque[Event] | None = None
@@ -341,7 +343,7 @@ class UserAgent(CallHost):
         after reconnection refreshes the target). Pending output is dropped.
         """
         self._connected = False
-        self._outbox.clear()
+        self._outbox = None
         self._ping_sent_at = None
         was = self._registration.state
         self._reg_generation += 1  # the in-flight REGISTER, if any, is void
@@ -359,7 +361,7 @@ class UserAgent(CallHost):
         for call in list(self._calls.values()):
             if call.state is CallState.INCOMING:
                 call._end(EndReason.TRANSPORT_ERROR, None, None)
-        self._outbox.clear()
+        self._outbox = None
 
     def connection_made(self, now: float) -> None:
         """A (new) flow is up: re-register if we were registered (RFC 5626 §4.4.1)."""
@@ -381,8 +383,10 @@ class UserAgent(CallHost):
             now: when the caller is sending (used to schedule keepalives).
         """
         out = self._outbox
-        self._outbox = []
-        if out and now is not None:
+        if out is None:
+            return []
+        self._outbox = None
+        if now is not None:
             self._last_sent = now
         return out
 
@@ -869,7 +873,11 @@ class UserAgent(CallHost):
     # ================================================================ building
 
     def _queue(self, data: bytes) -> None:
-        self._outbox.append(data)
+        outbox = self._outbox
+        if outbox is None:
+            self._outbox = [data]
+        else:
+            outbox.append(data)
 
     def _via(self, branch: str) -> str:
         transport = self._config.transport.upper()
