@@ -71,6 +71,27 @@ class Registration:
         extra_headers: added to every REGISTER (Route, Allow, Supported, User-Agent...).
     """
 
+    # Slotted: one per phone, and a fleet holds thousands (no __dict__ to scan or keep).
+    __slots__ = (
+        "_contact_text",
+        "_head",
+        "_min_expires_tried",
+        "_tail",
+        "aor",
+        "asked",
+        "call_id",
+        "contact",
+        "cseq",
+        "expires",
+        "extra_headers",
+        "from_tag",
+        "granted",
+        "refresh_at",
+        "refresh_fraction",
+        "registrar",
+        "state",
+    )
+
     def __init__(
         self,
         *,
