@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import socket
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self, TypeVar
@@ -255,6 +256,16 @@ class FakeConnection:
     async def ping(self, payload: bytes) -> None:
         """Send a WebSocket Ping (its Pong lands in ``pongs`` as ``receive`` reads)."""
         await self._stream.send(self._ws.send(Ping(payload)))
+
+    async def send_pings(self, count: int) -> None:
+        """Send ``count`` WebSocket Pings (125-byte payloads, the most a control frame
+        holds) in one write, reading nothing back."""
+        await self._stream.send(self._ws.send(Ping(b"p" * 125)) * count)
+
+    def shrink_receive_buffer(self) -> None:
+        """A small kernel receive buffer, so that not reading soon stalls the client."""
+        sock = self._stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 
     async def receive(self) -> bytes:
         """The next whole message from the client (Pings are answered on the way).

@@ -18,10 +18,12 @@ from sipadapters import (
     AnyEvent,
     HandshakeError,
     TlsOptions,
+    TransportClosed,
     open_transport,
     open_user_agent,
 )
 from sipadapters import trio as sip_trio
+from sipadapters import websocket as websocket_module
 from sipcore.config import UserAgentConfig
 from sipcore.events import (
     CallEnded,
@@ -236,6 +238,36 @@ async def test_the_url_path_is_kept_and_server_pings_are_answered() -> None:
             answer = await connection.receive_sip()
             assert answer.status == 200
             assert connection.pongs == [b"are you there"]
+
+
+async def test_a_server_that_pings_but_never_reads_is_given_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Our Pong is shielded (the Ping is already consumed) but bounded: a server that
+    floods Pings and reads nothing ends the transport, not wedges its reader."""
+    monkeypatch.setattr(websocket_module, "REPLY_TIMEOUT", 0.5)
+    async with FakeWebSocketServer() as server:
+        transport = await open_transport(server.url, timeout=2.0)
+        connection = await server.accept()
+        connection.shrink_receive_buffer()
+        given_up: list[TransportClosed] = []
+
+        async def read() -> None:
+            try:
+                while True:
+                    await transport.receive()
+            except TransportClosed as exc:
+                given_up.append(exc)
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(read)
+                while not given_up:
+                    try:
+                        await connection.send_pings(50)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        await anyio.sleep(0.05)  # we gave up on it: the reader is told
+        assert "stopped reading" in str(given_up[0])
 
 
 async def test_concurrent_sends_reach_the_peer_whole_and_in_order() -> None:

@@ -21,6 +21,7 @@ from sipadapters.errors import (
     mapped_errors,
 )
 from sipadapters.tls import TlsOptions, connect_stream, local_address
+from sipadapters.transport import REPLY_TIMEOUT
 from sipcore.errors import RemoteProtocolError
 from sipcore.framing import PING, PONG, KeepAlive, StreamFramer
 from sipcore.message import ParseLimits
@@ -138,8 +139,11 @@ class StreamTransport:
                     # RFC 5626 §3.5.1: on receiving a double CRLF "it MUST immediately
                     # respond with a single CRLF over the same connection". Shielded: the
                     # ping is already taken from the framer if this receive is cancelled.
-                    with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(REPLY_TIMEOUT, shield=True) as replying:
                         await self.send(PONG)
+                    if replying.cancelled_caught:
+                        await self.aclose()
+                        raise TransportClosed(f"{self._peer}: stopped reading (pong not taken)")
                     continue
                 return PONG
             if self._closed:

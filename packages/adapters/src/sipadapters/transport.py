@@ -7,9 +7,15 @@ from here. Keepalive pongs (a WebSocket Pong, a CRLF) count as activity.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
-__all__ = ["MessageTransport"]
+__all__ = ["MessageTransport", "REPLY_TIMEOUT"]
+
+REPLY_TIMEOUT: Final = 10.0
+"""Seconds a transport's own reply to a peer's keepalive (a CRLF pong, a WebSocket Pong)
+may take. The reply is shielded, since the ping is already consumed when a receive is
+cancelled; bounded, because a peer that sends but no longer reads would otherwise hold
+the receiving task, and with it the driver's reconnection, until TCP gives up."""
 
 
 class MessageTransport(Protocol):

@@ -42,6 +42,7 @@ from sipadapters.errors import (
     mapped_errors,
 )
 from sipadapters.tls import TlsOptions, connect_stream, local_address
+from sipadapters.transport import REPLY_TIMEOUT
 
 __all__ = ["WebSocketStream", "SUBPROTOCOL", "DEFAULT_MAX_MESSAGE_SIZE"]
 
@@ -246,8 +247,11 @@ class WebSocketStream:
                 else:
                     # Answering a control frame must not be cut short by a cancelled
                     # receive: the frame is already taken off the queue.
-                    with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(REPLY_TIMEOUT, shield=True) as replying:
                         await self._control(event)
+                    if replying.cancelled_caught:
+                        await self._abort()  # a Close frame would not be taken either
+                        raise TransportClosed(f"{self._url}: stopped reading (Pong not taken)")
             if self._closed:
                 raise TransportClosed(f"{self._url}: the WebSocket is closed")
             # Read here, not through _read_events(): an idle phone waits in this frame,
