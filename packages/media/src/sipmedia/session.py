@@ -580,12 +580,19 @@ class MediaSession:
         return str(local.sdp)
 
     def _unstarted_ice_connections(self) -> list[Connection]:
-        """The aioice connections of our transports that have not gathered yet."""
+        """The aioice connections of our transports that have not gathered yet.
+
+        Raises:
+            AiortcMismatchError: the installed aiortc keeps its ICE connection elsewhere.
+        """
         connections: list[Connection] = []
         for transceiver in self._pc.getTransceivers():
             gatherer = transceiver.sender.transport.transport.iceGatherer
-            if gatherer.state == "new" and gatherer._connection not in connections:
-                connections.append(gatherer._connection)
+            connection = getattr(gatherer, "_connection", None)
+            if connection is None:
+                raise AiortcMismatchError("aiortc RTCIceGatherer lacks _connection")
+            if gatherer.state == "new" and connection not in connections:
+                connections.append(connection)
         return connections
 
     async def _remote(self, sdp: str, kind: str) -> None:
