@@ -295,6 +295,15 @@ def test_no_answer_timeout_rejects_with_480() -> None:
     assert ended.call_id == call_id and ended.status_code == 480
 
 
+def test_a_header_value_with_crlf_is_refused_without_echoing_it() -> None:
+    a, _b, _link = pair()
+    injected = [("X-Api-Token", "tok-9f3a\r\nVia: SIP/2.0/UDP evil.example")]
+    with pytest.raises(LocalProtocolError, match=r"X-Api-Token.*CR or LF") as info:
+        a.invite("bob", now=0.0, body=OFFER, headers=injected)
+    assert "tok-9f3a" not in str(info.value)  # the caller's secret is not repeated
+    assert a.messages_to_send(0.0) == []  # nothing went out
+
+
 def test_call_actions_in_wrong_states_raise_before_sending() -> None:
     a, b, link = pair()
     call_id = a.invite("bob", now=0.0, body=OFFER)

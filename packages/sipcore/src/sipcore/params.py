@@ -243,5 +243,9 @@ def check_header_text(text: str, what: str) -> None:
     Raises:
         LocalProtocolError: the text holds CR or LF.
     """
-    if _FORBIDDEN_TEXT.search(text):
-        raise LocalProtocolError(f"{what} must not contain CR or LF: {text!r}")
+    found = _FORBIDDEN_TEXT.search(text)
+    if found:
+        # Where, not what: the value may be a token or a password the caller holds.
+        raise LocalProtocolError(
+            f"{what} must not contain CR or LF (character {found.start()} of {len(text)})"
+        )

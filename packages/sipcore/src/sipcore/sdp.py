@@ -107,8 +107,11 @@ def _is_token(text: str) -> bool:
 
 
 def _check_text(value: str, what: str) -> None:
-    if _FORBIDDEN_TEXT.search(value):
-        raise LocalProtocolError(f"{what} must not contain CR, LF or NUL: {value!r}")
+    found = _FORBIDDEN_TEXT.search(value)
+    if found:
+        raise LocalProtocolError(
+            f"{what} must not contain CR, LF or NUL (character {found.start()} of {len(value)})"
+        )
 
 
 def _check_token(value: str, what: str) -> None:
