@@ -35,7 +35,7 @@ from sipcore.params import (
 )
 from sipcore.uri import SIP_URI, SipUri, Uri, parse_uri
 
-__all__ = ["NameAddress", "parse_name_address"]
+__all__ = ["NameAddress", "parse_name_address", "PLAIN_NAME_ADDR"]
 
 _QUOTED_DISPLAY = re.compile(rf"{_abnf.SWS}({_abnf.QUOTED_STRING}){_abnf.SWS}<")
 # *(token LWS): tokens separated by whitespace. Written as (token [ \t]*)* the pattern could
@@ -51,8 +51,9 @@ _SIMPLE_TOKEN = re.compile(_abnf.TOKEN + r"\Z")
 # the URI no ">", so the display name and the URI text are what the step-by-step path
 # reads (the quoted string when the value starts with '"', else the text before the
 # first "<"; then the text up to the first ">"). The atomic group keeps a long run of
-# token characters linear (see _TOKEN_DISPLAY).
-_PLAIN_NAME_ADDR = re.compile(
+# token characters linear (see _TOKEN_DISPLAY). A stripped value it matches is one
+# parse_name_address reads without error (Headers checks values with it).
+PLAIN_NAME_ADDR = re.compile(
     rf"(?:({_abnf.QUOTED_STRING})|(?>({_abnf.TOKEN}(?:[ \t]+{_abnf.TOKEN})*))?){_abnf.SWS}"
     rf"<({SIP_URI})>({plain_params_finding('tag')})\Z"
 )
@@ -207,7 +208,7 @@ def parse_name_address(text: str, what: str = "address") -> NameAddress:
             an addr-spec whose URI holds ``?`` or ``,``...), status 400.
     """
     text = text.strip()
-    plain = _PLAIN_NAME_ADDR.match(text)
+    plain = PLAIN_NAME_ADDR.match(text)
     if plain is not None:
         # A valid address: each field is read from the groups when first used.
         address = _new(NameAddress)

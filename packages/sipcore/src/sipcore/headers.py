@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from sipcore import _abnf
-from sipcore.address import NameAddress, parse_name_address
+from sipcore.address import PLAIN_NAME_ADDR, NameAddress, parse_name_address
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.fields import (
     CSeq,
@@ -26,7 +26,7 @@ from sipcore.fields import (
     parse_uint,
 )
 from sipcore.params import check_header_text, comma_items, split_commas
-from sipcore.via import parse_via
+from sipcore.via import PLAIN_VIA, parse_via
 
 __all__ = [
     "Headers",
@@ -306,6 +306,28 @@ _DISPATCH = {key: (_line_reader(key), read) for key, read in READERS.items()}
 Headers."""
 
 
+def _one_element(plain: re.Pattern[str]) -> Callable[[str], object]:
+    # A line of a list header is read element by element (_list_readers): one that holds
+    # no comma is one element.
+    match = plain.match
+    return lambda line: "," not in line and match(line)
+
+
+_PLAIN_LINES: dict[str, Callable[[str], object]] = {
+    "from": PLAIN_NAME_ADDR.match,
+    "to": PLAIN_NAME_ADDR.match,
+    "via": _one_element(PLAIN_VIA),
+    **{
+        key: _one_element(PLAIN_NAME_ADDR)
+        for key in ("contact", "route", "record-route", "path", "service-route")
+    },
+}
+"""Key -> a check that is true of a header line whose reader reads it without error: the
+whole-value regex of that reader's fast path. These are the costly values to read, and
+the ones routing code reads only in part (a branch, a tag), so validate() checks them
+without making their typed values (_check_known)."""
+
+
 def _spellings() -> dict[str, str]:
     # The header names the message reader may take without checking them: every key sipcore
     # knows plus the usual others, in lower case, the usual spelling and upper case, and
@@ -477,9 +499,10 @@ class Headers:
         cache[key] = value
         return value
 
-    def _read_known(self) -> None:
-        """Read (and cache) the typed value of every header present that has a reader,
-        in the order the headers first appear.
+    def _check_known(self) -> None:
+        """Check every header present that has a reader, in the order the headers first
+        appear: read (and cache) its typed value, unless ``_PLAIN_LINES`` finds every line
+        of it valid, when the value is left to be made on first use.
 
         Raises:
             RemoteProtocolError: one is malformed or repeated where it may not be.
@@ -487,10 +510,15 @@ class Headers:
         cache = self._cache
         for key, values in (self._index or self._built_index()).items():
             readers = _DISPATCH.get(key)
-            if readers is not None and key not in cache:
-                # _typed(key), without the lookups it needs and this loop has done.
-                read_line, read = readers
-                cache[key] = read_line(values) if isinstance(values, str) else read(values)
+            if readers is None or key in cache:
+                continue
+            plain = _PLAIN_LINES.get(key)
+            if isinstance(values, str):
+                if plain is None or not plain(values):
+                    cache[key] = readers[0](values)
+            elif plain is None or key not in LIST_HEADERS or not all(map(plain, values)):
+                # (A header that may appear once is read to refuse its repetition.)
+                cache[key] = readers[1](values)
 
     def add(self, name: str, value: str | object) -> None:
         """Append a header field at the end.

@@ -30,7 +30,7 @@ from sipcore.headers import (
 )
 from sipcore.params import check_header_text
 from sipcore.status import reason_phrase
-from sipcore.uri import Uri, parse_uri
+from sipcore.uri import SIP_URI, Uri, parse_uri
 from sipcore.via import Via
 
 __all__ = ["ParseLimits", "Message", "Request", "Response", "parse_message", "salvage_headers"]
@@ -39,6 +39,9 @@ _METHOD = re.compile(_abnf.METHOD + r"\Z")
 _VERSION = re.compile(_abnf.SIP_VERSION + r"\Z")
 _HEADER_NAME = re.compile(_abnf.TOKEN + r"\Z")
 _STRAY_CR = re.compile(r"\r(?!\n)")
+# A Request-URI this matches is a SIP URI that parse_uri reads without error (its fast
+# path), so validate() need not make the Uri.
+_PLAIN_URI = re.compile(SIP_URI + r"\Z")
 # The methods of RFC 3261 and its extensions, which _METHOD would accept anyway.
 _KNOWN_METHODS = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
@@ -202,14 +205,13 @@ class Message:
         """
         _check_version(self.sip_version)
         headers = self.headers
-        headers._read_known()
-        cache = headers._cache
-        # Every header present is now in the cache, read (an absent one may be cached as
-        # None, and no reader gives None or an empty Via list).
+        headers._check_known()
+        # Every header present is valid now (and no reader gives None or an empty Via list).
+        index = headers._built_index()
         for key in ("call-id", "cseq", "from", "to"):
-            if cache.get(key) is None:
+            if key not in index:
                 raise _missing(key)
-        if not cache.get("via"):
+        if "via" not in index:
             raise RemoteProtocolError("missing Via header")
 
     # -- writing ---------------------------------------------------------------------
@@ -325,9 +327,10 @@ class Request(Message):
         Raises:
             RemoteProtocolError: 400 for malformed or mismatched fields.
         """
-        _ = self.uri
+        if self._uri is None and not _PLAIN_URI.match(self._uri_text):
+            self._uri = parse_uri(self._uri_text)  # raises what the URI has wrong
         super().validate()
-        cseq: CSeq = self.headers._cache["cseq"]
+        cseq = self.cseq
         if cseq.method != self.method:
             # RFC 3261 §8.1.1.5: "The method MUST match that of the request."
             raise RemoteProtocolError(f"CSeq method {cseq.method!r} does not match {self.method!r}")

@@ -28,7 +28,7 @@ from sipcore.params import (
 )
 from sipcore.uri import _check_ipv6
 
-__all__ = ["Via", "parse_via", "MAGIC_COOKIE"]
+__all__ = ["Via", "parse_via", "MAGIC_COOKIE", "PLAIN_VIA"]
 
 MAGIC_COOKIE = "z9hG4bK"
 """RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this."""
@@ -44,7 +44,8 @@ _VIA = re.compile(_VIA_HEAD)
 # (_abnf.PLAIN_PARAMS). So that a match needs no further check, the host is no IPv6
 # reference and the port in range (PORT_16). Groups: protocol-name, protocol-version,
 # transport, host, port, parameters, the first branch parameter (plain_params_finding).
-_PLAIN_VIA = re.compile(
+# A value it matches is one parse_via reads without error (Headers checks values with it).
+PLAIN_VIA = re.compile(
     rf"(?>{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN})[ \t]+"
     rf"({_abnf.HOSTNAME})(?:{_S}:{_S}({_abnf.PORT_16}))?)({plain_params_finding('branch')})\Z"
 )
@@ -183,7 +184,7 @@ def parse_via(text: str) -> Via:
     Raises:
         RemoteProtocolError: malformed (status 400).
     """
-    plain = _PLAIN_VIA.match(text)
+    plain = PLAIN_VIA.match(text)
     if plain is not None:
         # A valid via-parm: each field is read from the groups when first used.
         via = _new(Via)
