@@ -31,6 +31,8 @@ __all__ = [
     "SessionExpires",
     "parse_uint",
     "parse_token_list",
+    "TOKEN_LIST",
+    "PLAIN_MEDIA_TYPE",
 ]
 
 MAX_UINT32 = 2**32 - 1
@@ -41,6 +43,9 @@ _TOKEN_RE = re.compile(_abnf.TOKEN + r"\Z")
 _CSEQ = re.compile(rf"([0-9]+)[ \t]+({_abnf.METHOD})[ \t]*\Z")
 # media-type = m-type SLASH m-subtype *(SEMI m-parameter)
 _MEDIA_TYPE = re.compile(rf"({_abnf.TOKEN}){_S}/{_S}({_abnf.TOKEN})")
+# A media type with plain parameters (_abnf.PLAIN_PARAMS), which MediaType.parse reads
+# without error: what a Content-Type usually is (Headers checks values with it).
+PLAIN_MEDIA_TYPE = re.compile(rf"{_abnf.TOKEN}{_S}/{_S}{_abnf.TOKEN}{_abnf.PLAIN_PARAMS}\Z")
 # Retry-After = "Retry-After" HCOLON delta-seconds [ comment ] *( SEMI retry-param )
 _RETRY_AFTER = re.compile(rf"([0-9]+){_S}(\([^)]*\))?")
 # reason-value = protocol *(SEMI reason-params); protocol = "SIP" / "Q.850" / token
@@ -50,8 +55,9 @@ _DELTA = re.compile(r"([0-9]+)")
 _DIGITS = re.compile(r"[0-9]+\Z")
 # A token list (Allow: ACK, INVITE, BYE):
 #   Allow = "Allow" HCOLON [Method *(COMMA Method)]; COMMA = SWS "," SWS
-# Its elements are exactly the tokens in it, in order (see parse_token_list).
-_TOKEN_LIST = re.compile(rf"{_S}{_abnf.TOKEN}(?:{_S},{_S}{_abnf.TOKEN})*{_S}\Z")
+# Its elements are exactly the tokens in it, in order (see parse_token_list, which reads
+# every value it matches without error; Headers checks values with it).
+TOKEN_LIST = re.compile(rf"{_S}{_abnf.TOKEN}(?:{_S},{_S}{_abnf.TOKEN})*{_S}\Z")
 _TOKEN = re.compile(_abnf.TOKEN)
 # Token characters and commas only: a token list without blanks if no comma is first,
 # last or doubled (checked beside it), whose elements are the text between the commas.
@@ -99,7 +105,7 @@ def parse_token_list(values: list[str], what: str) -> list[str]:
         ):
             out += value.split(",")
             continue
-        if _TOKEN_LIST.match(value):
+        if TOKEN_LIST.match(value):
             # Only tokens, commas and blanks: the elements are the tokens themselves.
             out += _TOKEN.findall(value)
             continue

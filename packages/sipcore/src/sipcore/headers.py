@@ -16,6 +16,8 @@ from sipcore import _abnf
 from sipcore.address import PLAIN_NAME_ADDR, NameAddress, parse_name_address
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.fields import (
+    PLAIN_MEDIA_TYPE,
+    TOKEN_LIST,
     CSeq,
     EventHeader,
     MediaType,
@@ -317,15 +319,24 @@ _PLAIN_LINES: dict[str, Callable[[str], object]] = {
     "from": PLAIN_NAME_ADDR.match,
     "to": PLAIN_NAME_ADDR.match,
     "via": _one_element(PLAIN_VIA),
-    **{
-        key: _one_element(PLAIN_NAME_ADDR)
-        for key in ("contact", "route", "record-route", "path", "service-route")
-    },
+    **dict.fromkeys(
+        ("contact", "route", "record-route", "path", "service-route"),
+        _one_element(PLAIN_NAME_ADDR),
+    ),
+    **dict.fromkeys(
+        ("allow", "supported", "require", "proxy-require", "unsupported", "allow-events"),
+        TOKEN_LIST.match,
+    ),
+    "content-type": PLAIN_MEDIA_TYPE.match,
 }
 """Key -> a check that is true of a header line whose reader reads it without error: the
-whole-value regex of that reader's fast path. These are the costly values to read, and
-the ones routing code reads only in part (a branch, a tag), so validate() checks them
-without making their typed values (_check_known)."""
+whole-value regex of that reader's fast path, or of the usual values. These are the
+costly values to read, and the ones routing code reads only in part (a branch, a tag),
+so validate() checks them without making their typed values (_check_known)."""
+
+_CHECKS = {key: (_PLAIN_LINES.get(key), *readers) for key, readers in _DISPATCH.items()}
+"""Key -> (its _PLAIN_LINES check or None, its two readers as in _DISPATCH), for
+_check_known."""
 
 
 def _spellings() -> dict[str, str]:
@@ -509,16 +520,16 @@ class Headers:
         """
         cache = self._cache
         for key, values in (self._index or self._built_index()).items():
-            readers = _DISPATCH.get(key)
-            if readers is None or key in cache:
+            checks = _CHECKS.get(key)
+            if checks is None or key in cache:
                 continue
-            plain = _PLAIN_LINES.get(key)
+            plain, read_line, read = checks
             if isinstance(values, str):
                 if plain is None or not plain(values):
-                    cache[key] = readers[0](values)
+                    cache[key] = read_line(values)
             elif plain is None or key not in LIST_HEADERS or not all(map(plain, values)):
                 # (A header that may appear once is read to refuse its repetition.)
-                cache[key] = readers[1](values)
+                cache[key] = read(values)
 
     def add(self, name: str, value: str | object) -> None:
         """Append a header field at the end.
