@@ -69,6 +69,10 @@ class Registration:
         expires: the expiry to ask for.
         refresh_fraction: refresh after this fraction of the granted expiry.
         extra_headers: added to every REGISTER (Route, Allow, Supported, User-Agent...).
+
+    ``aor``, ``registrar``, ``contact``, ``call_id``, ``from_tag`` and ``extra_headers``
+    are fixed for the registration's life: the REGISTER's unchanging headers are written
+    from them once. A different binding is a new ``Registration``.
     """
 
     # Slotted: one per phone, and a fleet holds thousands (no __dict__ to scan or keep).
