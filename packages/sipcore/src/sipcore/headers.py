@@ -318,7 +318,8 @@ def _one_element(plain: re.Pattern[str]) -> Callable[[str], object]:
 _PLAIN_LINES: dict[str, Callable[[str], object]] = {
     "from": PLAIN_NAME_ADDR.match,
     "to": PLAIN_NAME_ADDR.match,
-    "via": _one_element(PLAIN_VIA),
+    # (A plain via-parm holds no comma: a line PLAIN_VIA matches is one element.)
+    "via": PLAIN_VIA.match,
     **dict.fromkeys(
         ("contact", "route", "record-route", "path", "service-route"),
         _one_element(PLAIN_NAME_ADDR),

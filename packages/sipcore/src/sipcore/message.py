@@ -470,11 +470,10 @@ def _parse(data: bytes, limits: ParseLimits) -> Request | Response:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
             if _STRAY_CR.search(head):
                 raise RemoteProtocolError("bare CR in header section")
-    header_lines = lines[1:]
-    index = _read_header_lines(header_lines, limits, len(head))
-    headers = Headers._read(header_lines, index)
+    first = lines.pop(0)  # the rest are the header lines
+    index = _read_header_lines(lines, limits, len(head))
+    headers = Headers._read(lines, index)
     body = _read_body(data, body_start, headers, index)
-    first = lines[0]
     # RFC 3261 §7.1: "The SIP-Version string is case-insensitive" (so "sIP/2.0 200 OK" is
     # a Status-Line, not a request with a strange method).
     if first[:4].upper() == "SIP/":

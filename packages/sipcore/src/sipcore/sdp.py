@@ -348,6 +348,7 @@ def _rank(line: Line) -> int:
 # when there is no type), without the CR.
 _OTHER_LINES: Final = re.compile(r"\n(?!a=[^:\r\n])(?=[^\r\n])(?:([A-Za-z])=)?([^\r\n]*)")
 _STRAY_CR: Final = re.compile(r"\r(?!\n)")
+_BINARY: Final = (bytes, bytearray, memoryview)  # (a tuple: "bytes | ..." is built per use)
 
 # Trusted constructors for the parser: the reader has checked what __post_init__ checks.
 
@@ -1725,7 +1726,7 @@ class SessionDescription(_Section):
         """
         if isinstance(data, str):
             text = data
-        elif isinstance(data, bytes | bytearray | memoryview):
+        elif isinstance(data, _BINARY):
             text = bytes(data).decode("utf-8", "surrogateescape")
         else:
             raise LocalProtocolError(f"SDP must be str or bytes, not {type(data).__name__}")
