@@ -17,7 +17,7 @@ import re
 from typing import ClassVar
 
 from sipcore import _abnf
-from sipcore._values import UNREAD, LazyValue, Unread
+from sipcore._values import UNREAD, LazyValue, Source, Unread
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.params import (
     Params,
@@ -88,6 +88,15 @@ class NameAddress(LazyValue):
         self._uri = uri
         self._display_name = display_name
         self._params = params
+
+    @classmethod
+    def _from_match(cls, plain: Source) -> NameAddress:
+        # A match of PLAIN_NAME_ADDR (a valid address): each field is read from its groups
+        # when first used.
+        address = _new(cls)
+        address._source = plain
+        address._uri = address._display_name = address._params = UNREAD
+        return address
 
     @property
     def uri(self) -> Uri:
@@ -196,6 +205,9 @@ class NameAddress(LazyValue):
         return head + format_params(self.params) if self.params else head
 
 
+_from_match = NameAddress._from_match  # (bound once: the readers' fast path calls it)
+
+
 def parse_name_address(text: str, what: str = "address") -> NameAddress:
     """Read a name-addr or addr-spec with its header parameters.
 
@@ -210,11 +222,7 @@ def parse_name_address(text: str, what: str = "address") -> NameAddress:
     text = text.strip()
     plain = PLAIN_NAME_ADDR.match(text)
     if plain is not None:
-        # A valid address: each field is read from the groups when first used.
-        address = _new(NameAddress)
-        address._source = plain
-        address._uri = address._display_name = address._params = UNREAD
-        return address
+        return _from_match(plain)
     # Step by step: any other URI scheme, quoted parameters, addr-spec, errors.
     if not text:
         raise RemoteProtocolError(f"empty {what}")

@@ -28,7 +28,7 @@ from sipcore.fields import (
     parse_uint,
 )
 from sipcore.params import check_header_text, comma_items, split_commas
-from sipcore.via import PLAIN_VIA, parse_via
+from sipcore.via import PLAIN_VIA, Via, parse_via
 
 __all__ = [
     "Headers",
@@ -308,35 +308,39 @@ _DISPATCH = {key: (_line_reader(key), read) for key, read in READERS.items()}
 Headers."""
 
 
-def _one_element(plain: re.Pattern[str]) -> Callable[[str], object]:
+def _one_element(plain: re.Pattern[str]) -> Callable[[str], re.Match[str] | None]:
     # A line of a list header is read element by element (_list_readers): one that holds
     # no comma is one element.
     match = plain.match
-    return lambda line: "," not in line and match(line)
+    return lambda line: match(line) if "," not in line else None
 
 
-_PLAIN_LINES: dict[str, Callable[[str], object]] = {
-    "from": PLAIN_NAME_ADDR.match,
-    "to": PLAIN_NAME_ADDR.match,
+_Plain = tuple[Callable[[str], re.Match[str] | None], Callable[[re.Match[str]], Any] | None]
+
+_PLAIN_LINES: dict[str, _Plain] = {
+    "from": (PLAIN_NAME_ADDR.match, NameAddress._from_match),
+    "to": (PLAIN_NAME_ADDR.match, NameAddress._from_match),
     # (A plain via-parm holds no comma: a line PLAIN_VIA matches is one element.)
-    "via": PLAIN_VIA.match,
+    "via": (PLAIN_VIA.match, Via._from_match),
     **dict.fromkeys(
         ("contact", "route", "record-route", "path", "service-route"),
-        _one_element(PLAIN_NAME_ADDR),
+        (_one_element(PLAIN_NAME_ADDR), NameAddress._from_match),
     ),
     **dict.fromkeys(
         ("allow", "supported", "require", "proxy-require", "unsupported", "allow-events"),
-        TOKEN_LIST.match,
+        (TOKEN_LIST.match, None),
     ),
-    "content-type": PLAIN_MEDIA_TYPE.match,
+    "content-type": (PLAIN_MEDIA_TYPE.match, None),
 }
-"""Key -> a check that is true of a header line whose reader reads it without error: the
-whole-value regex of that reader's fast path, or of the usual values. These are the
-costly values to read, and the ones routing code reads only in part (a branch, a tag),
-so validate() checks them without making their typed values (_check_known)."""
+"""Key -> (a check of one header line: a match only if the key's reader reads that line
+without error, the whole-value regex of the reader's fast path or of the usual values;
+what makes an element of the typed value from that match, or None to read it again).
+These are the costly values to read, and the ones routing code reads only in part (a
+branch, a tag): validate() checks them and keeps the matches, and the typed value is
+made from them on first use (_check_known, _typed)."""
 
 _CHECKS = {key: (_PLAIN_LINES.get(key), *readers) for key, readers in _DISPATCH.items()}
-"""Key -> (its _PLAIN_LINES check or None, its two readers as in _DISPATCH), for
+"""Key -> (its _PLAIN_LINES entry or None, its two readers as in _DISPATCH), for
 _check_known."""
 
 
@@ -420,7 +424,9 @@ class Headers:
     # _index: key -> its value, or the list of its values in order when it has several
     #         (see index_value); built from _entries on demand and dropped (None) when an
     #         edit other than add() changes the entries.
-    # _cache: key -> typed value, popped when that key's entries change.
+    # _cache: key -> typed value, popped when that key's entries change. For a header
+    #         _check_known found valid it holds instead the tuple of its lines' matches
+    #         (no reader gives a tuple) until the typed value is first read.
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._fields: list[tuple[str, str, str]] | None = []
@@ -499,7 +505,10 @@ class Headers:
         """``typed`` for a lookup key (the accessors' path)."""
         cache = self._cache
         if key in cache:
-            return cache[key]
+            value = cache[key]
+            if value.__class__ is tuple:
+                value = self._made(key, value)
+            return value
         read_line, read = _DISPATCH[key]
         values = (self._index or self._built_index()).get(key)
         if values is None:
@@ -513,8 +522,8 @@ class Headers:
 
     def _check_known(self) -> None:
         """Check every header present that has a reader, in the order the headers first
-        appear: read (and cache) its typed value, unless ``_PLAIN_LINES`` finds every line
-        of it valid, when the value is left to be made on first use.
+        appear: read (and cache) its typed value, or, where ``_PLAIN_LINES`` matches every
+        line of it, cache the matches, from which the value is made on first use.
 
         Raises:
             RemoteProtocolError: one is malformed or repeated where it may not be.
@@ -526,11 +535,26 @@ class Headers:
                 continue
             plain, read_line, read = checks
             if isinstance(values, str):
-                if plain is None or not plain(values):
-                    cache[key] = read_line(values)
-            elif plain is None or key not in LIST_HEADERS or not all(map(plain, values)):
-                # (A header that may appear once is read to refuse its repetition.)
-                cache[key] = read(values)
+                found = plain[0](values) if plain is not None else None
+                cache[key] = (found,) if found is not None else read_line(values)
+                continue
+            # (A header that may appear once is read to refuse its repetition.)
+            if plain is not None and key in LIST_HEADERS:
+                matches = tuple(map(plain[0], values))
+                if None not in matches:
+                    cache[key] = matches
+                    continue
+            cache[key] = read(values)
+
+    def _made(self, key: str, matches: tuple[re.Match[str], ...]) -> Any:
+        """The typed value of ``key``, whose lines _check_known matched (and cached)."""
+        build = _PLAIN_LINES[key][1]
+        if build is None:
+            del self._cache[key]
+            return self._typed(key)
+        value = [*map(build, matches)] if key in LIST_HEADERS else build(matches[0])
+        self._cache[key] = value
+        return value
 
     def add(self, name: str, value: str | object) -> None:
         """Append a header field at the end.

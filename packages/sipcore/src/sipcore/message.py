@@ -30,7 +30,7 @@ from sipcore.headers import (
 )
 from sipcore.params import check_header_text
 from sipcore.status import reason_phrase
-from sipcore.uri import SIP_URI, Uri, parse_uri
+from sipcore.uri import Uri, parse_uri
 from sipcore.via import Via
 
 __all__ = ["ParseLimits", "Message", "Request", "Response", "parse_message", "salvage_headers"]
@@ -39,9 +39,6 @@ _METHOD = re.compile(_abnf.METHOD + r"\Z")
 _VERSION = re.compile(_abnf.SIP_VERSION + r"\Z")
 _HEADER_NAME = re.compile(_abnf.TOKEN + r"\Z")
 _STRAY_CR = re.compile(r"\r(?!\n)")
-# A Request-URI this matches is a SIP URI that parse_uri reads without error (its fast
-# path), so validate() need not make the Uri.
-_PLAIN_URI = re.compile(SIP_URI + r"\Z")
 # The methods of RFC 3261 and its extensions, which _METHOD would accept anyway.
 _KNOWN_METHODS = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
@@ -327,8 +324,7 @@ class Request(Message):
         Raises:
             RemoteProtocolError: 400 for malformed or mismatched fields.
         """
-        if self._uri is None and not _PLAIN_URI.match(self._uri_text):
-            self._uri = parse_uri(self._uri_text)  # raises what the URI has wrong
+        _ = self.uri
         super().validate()
         cseq = self.cseq
         if cseq.method != self.method:

@@ -13,7 +13,7 @@ import re
 from typing import ClassVar
 
 from sipcore import _abnf
-from sipcore._values import UNREAD, LazyValue, Unread
+from sipcore._values import UNREAD, LazyValue, Source, Unread
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.params import (
     Params,
@@ -89,6 +89,16 @@ class Via(LazyValue):
         self._port = port
         self._params = params
         self._protocol = protocol
+
+    @classmethod
+    def _from_match(cls, plain: Source) -> Via:
+        # A match of PLAIN_VIA (a valid via-parm): each field is read from its groups when
+        # first used.
+        via = _new(cls)
+        via._source = plain
+        via._host = plain[4]
+        via._transport = via._port = via._params = via._protocol = UNREAD
+        return via
 
     @property
     def transport(self) -> str:
@@ -178,6 +188,9 @@ class Via(LazyValue):
         return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
 
 
+_from_match = Via._from_match  # (bound once: the readers' fast path calls it)
+
+
 def parse_via(text: str) -> Via:
     """Read one via-parm.
 
@@ -186,12 +199,7 @@ def parse_via(text: str) -> Via:
     """
     plain = PLAIN_VIA.match(text)
     if plain is not None:
-        # A valid via-parm: each field is read from the groups when first used.
-        via = _new(Via)
-        via._source = plain
-        via._host = plain[4]
-        via._transport = via._port = via._params = via._protocol = UNREAD
-        return via
+        return _from_match(plain)
     m = _VIA.match(text)
     if m is None:
         raise RemoteProtocolError(f"malformed Via: {text[:60]!r}")
