@@ -27,21 +27,18 @@ import collections
 import contextlib
 import dataclasses
 import json
-import os
-from urllib.parse import urlsplit
 
 import anyio
+from account_options import account_from_options, add_account_options
 
 from exotel_voice import (
     Account,
     Answered,
     CallStateError,
     CallStatus,
-    ConfigurationError,
     EndCause,
     Ended,
     Phone,
-    TlsOptions,
     Tone,
 )
 from sipmedia import AudioFileError, AudioSource, FileSource
@@ -172,43 +169,6 @@ def parse_args() -> tuple[argparse.Namespace, Account]:
         except AudioFileError as exc:
             parser.error(str(exc))
     return args, account_from_options(parser, args, max_calls=args.concurrency)
-
-
-# ----------------------------------------------------------------------------- account
-# The same in every example, so that each script stands alone: copy one and adapt it.
-
-
-def add_account_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("account")
-    group.add_argument(
-        "--server", required=True, metavar="URL", help="the SIP server: wss://host:port/path"
-    )
-    group.add_argument("--user", required=True, help="our SIP user (sip:USER@DOMAIN)")
-    group.add_argument(
-        "--password",
-        default=os.environ.get("EXOTEL_VOICE_PASSWORD"),
-        help="the SIP password (better: set EXOTEL_VOICE_PASSWORD)",
-    )
-    group.add_argument("--domain", help="the SIP domain (default: the server's host)")
-    group.add_argument("--ca-file", metavar="PEM", help="trust this CA for wss://")
-
-
-def account_from_options(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, *, max_calls: int = 1
-) -> Account:
-    if not args.password:
-        parser.error("no password: set EXOTEL_VOICE_PASSWORD (or give --password)")
-    try:
-        return Account(
-            user=args.user,
-            password=args.password,
-            domain=args.domain or urlsplit(args.server).hostname or "",
-            server=args.server,
-            tls=TlsOptions(ca_file=args.ca_file),
-            max_calls=max_calls,
-        )
-    except ConfigurationError as exc:
-        parser.error(str(exc))  # names the field; never shows the password
 
 
 if __name__ == "__main__":
