@@ -54,7 +54,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from sipmedia.pcm import SAMPLE_RATE, Pcm, Resampler, silence
+from sipmedia.pcm import SAMPLE_RATE, Pcm, Resampler, silence, take_queued
 from sipmedia.session import MediaError
 
 __all__ = [
@@ -878,15 +878,7 @@ class OutputDevice(_Stream):
                 self._primed = True
             filled = 0
             if self._primed:
-                while filled < frames and self._chunks:
-                    chunk = self._chunks[0]
-                    take = min(frames - filled, chunk.size)
-                    block[filled : filled + take] = chunk[:take]
-                    filled += take
-                    if take == chunk.size:
-                        self._chunks.popleft()
-                    else:
-                        self._chunks[0] = chunk[take:]
+                filled = take_queued(self._chunks, block)
                 self._buffered -= filled
                 if filled < frames:
                     self.underruns += 1

@@ -7,6 +7,7 @@ Everything inside sipmedia speaks this one format; conversion happens at the edg
 from __future__ import annotations
 
 import fractions
+from collections import deque
 
 import av
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "PcmResampler",
     "frame_samples",
     "silence",
+    "take_queued",
     "rms_dbfs",
 ]
 
@@ -41,6 +43,23 @@ _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 def silence(samples: int = FRAME_SAMPLES) -> Pcm:
     """``samples`` zero samples."""
     return np.zeros(samples, dtype=np.int16)
+
+
+def take_queued(chunks: deque[Pcm], out: Pcm) -> int:
+    """Fill ``out`` from the front of a queue of chunks, popping what is used up and
+    keeping the rest of a chunk taken in part; returns how many samples were filled
+    (the rest of ``out`` is left as it was)."""
+    filled = 0
+    while filled < out.size and chunks:
+        chunk = chunks[0]
+        take = min(out.size - filled, chunk.size)
+        out[filled : filled + take] = chunk[:take]
+        filled += take
+        if take == chunk.size:
+            chunks.popleft()
+        else:
+            chunks[0] = chunk[take:]
+    return filled
 
 
 def to_frame(pcm: Pcm, pts: int) -> av.AudioFrame:

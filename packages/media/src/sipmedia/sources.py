@@ -18,7 +18,15 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from sipmedia.pcm import FRAME_SAMPLES, SAMPLE_RATE, Pcm, PcmResampler, silence, to_frame
+from sipmedia.pcm import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    Pcm,
+    PcmResampler,
+    silence,
+    take_queued,
+    to_frame,
+)
 from sipmedia.waiting import wait_future
 
 __all__ = ["AudioSource", "Tone", "Silence", "PcmWriter", "WriterClosedError", "OutboundTrack"]
@@ -213,18 +221,8 @@ class PcmWriter:
     def read(self, samples: int) -> Pcm:
         """The next ``samples`` (48 kHz), padded with silence."""
         out = silence(samples)
-        filled = 0
         with self._lock:
-            while filled < samples and self._chunks:
-                chunk = self._chunks[0]
-                take = min(samples - filled, chunk.size)
-                out[filled : filled + take] = chunk[:take]
-                filled += take
-                if take == chunk.size:
-                    self._chunks.popleft()
-                else:
-                    self._chunks[0] = chunk[take:]
-            self._buffered -= filled
+            self._buffered -= take_queued(self._chunks, out)
             waiters = self._take_waiters() if self._buffered <= self._ahead else []
         _wake(waiters)
         return out
