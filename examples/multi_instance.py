@@ -25,6 +25,8 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+from account_options import add_account_options
+
 from exotel_voice import ConfigurationError, ExotelWebClient, WebCall
 
 
@@ -100,18 +102,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    group = parser.add_argument_group("account")
-    group.add_argument(
-        "--server", required=True, metavar="URL", help="the SIP server: wss://host:port/path"
-    )
-    group.add_argument("--user", required=True, help="our SIP user (sip:USER@DOMAIN)")
-    group.add_argument(
-        "--password",
-        default=os.environ.get("EXOTEL_VOICE_PASSWORD"),
-        help="the SIP password (better: set EXOTEL_VOICE_PASSWORD)",
-    )
-    group.add_argument("--domain", help="the SIP domain (default: the server's host)")
-    group.add_argument("--ca-file", metavar="PEM", help="trust this CA for wss://")
+    add_account_options(parser)
     parser.add_argument("--tone", type=float, default=500.0, help="what calls hear, Hz")
     parser.add_argument("--max-calls", type=int, metavar="N", help="exit after N calls here")
     parser.add_argument("--duration", type=float, metavar="S", help="exit after S seconds")
