@@ -45,7 +45,6 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +57,7 @@ from typing import Any
 import anyio
 
 import exotel_voice.phone
+from benchmarks._source import REPO_ROOT, source_state
 from benchmarks._timing import Settings
 from exotel_voice import Account, CallStateError, Phone
 from sipadapters import MessageTransport, UserAgentDriver, open_transport
@@ -82,7 +82,6 @@ __all__ = [
     "run",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "answer.json"
 
 TARGET_MS = 35.0
@@ -677,22 +676,6 @@ def _ms(summary: dict[str, float] | None, key: str) -> str:
     return "-" if summary is None else f"{summary[key]:.1f}"
 
 
-def _source_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-            ).stdout
-        except OSError:
-            return ""
-
-    changed = git("status", "--porcelain", "--", "packages")
-    return {
-        "commit": git("rev-parse", "HEAD").strip() or None,
-        "changed_in_packages": [line[3:] for line in changed.splitlines() if line],
-    }
-
-
 def run(settings: Settings, options: Options | None = None) -> dict[str, Any]:
     """Run the benchmark, print the table and write ``benchmarks/results/answer.json``.
 
@@ -792,7 +775,7 @@ def run(settings: Settings, options: Options | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "environment": {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "source": _source_state(),
+            "source": source_state(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "cpus": os.cpu_count(),

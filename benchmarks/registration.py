@@ -53,6 +53,7 @@ from benchmarks._fleet_main import KINDS
 from benchmarks._kamailio import scale_settings
 from benchmarks._proc import Usage, group_usage, raise_open_files_limit
 from benchmarks._sipp import SippResult, run_sipp, sipp_binary
+from benchmarks._source import REPO_ROOT, source_state
 from benchmarks._timing import Settings
 from sipadapters import KEEPALIVE_INTERVAL
 from tests.kamailio.server import KamailioError, KamailioServer
@@ -67,7 +68,6 @@ __all__ = [
     "TARGET_RSS_PER_PHONE",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results" / "registration.json"
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-bench-deps.sh"
 
@@ -405,29 +405,10 @@ def _verdicts(fleets: dict[str, dict[str, Any]], phones: int) -> dict[str, Any]:
     return verdicts
 
 
-def _source_state() -> dict[str, Any]:
-    """The commit measured, and which files of the packages differed from it."""
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-            ).stdout
-        except OSError:
-            return ""
-
-    # Porcelain lines are "XY path": the status letters, a space, then the path.
-    changed = git("status", "--porcelain", "--", "packages")
-    return {
-        "commit": git("rev-parse", "HEAD").strip() or None,
-        "changed_in_packages": [line[3:] for line in changed.splitlines() if line],
-    }
-
-
 def _environment(server: KamailioServer | None) -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": _source_state(),
+        "source": source_state(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
