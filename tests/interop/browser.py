@@ -27,7 +27,6 @@ import math
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import wave
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 import numpy as np
+
+from tests.installing import run_install_script
 
 __all__ = [
     "BrowserEnv",
@@ -100,20 +101,7 @@ def ensure_installed() -> None:
             f"the browser interop tests need: {'; '.join(missing_pieces())}. This test run "
             f"is not root, so it cannot install Chromium. Run as root: {INSTALL_SCRIPT}"
         )
-    result = subprocess.run(  # the project's own script
-        ["bash", str(INSTALL_SCRIPT)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0 or missing_pieces():
-        raise BrowserError(
-            f"{INSTALL_SCRIPT} failed (exit {result.returncode}; still missing: "
-            f"{'; '.join(missing_pieces()) or 'nothing'})\n"
-            f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
-        )
+    run_install_script(INSTALL_SCRIPT, missing_pieces, BrowserError)
 
 
 # --------------------------------------------------------------------------- the page

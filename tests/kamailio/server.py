@@ -41,6 +41,8 @@ from typing import Any, Self
 
 import trustme
 
+from tests.installing import run_install_script
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-kamailio.sh"
@@ -168,20 +170,7 @@ def ensure_installed(*, allow_install: bool = True) -> str:
                 f"Kamailio is not installed (missing: {', '.join(missing)}) and this test run "
                 f"is not root, so it cannot install it. Run as root: sudo {INSTALL_SCRIPT}"
             )
-        result = subprocess.run(  # the project's own script
-            ["bash", str(INSTALL_SCRIPT)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if result.returncode != 0 or missing_pieces():
-            raise KamailioError(
-                f"{INSTALL_SCRIPT} failed (exit {result.returncode}; still missing: "
-                f"{', '.join(missing_pieces()) or 'nothing'})\n"
-                f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
-            )
+        run_install_script(INSTALL_SCRIPT, missing_pieces, KamailioError)
     binary = _which("kamailio")
     assert binary is not None
     return binary

@@ -47,6 +47,8 @@ from typing import Any
 
 import pytest
 
+from tests.installing import run_install_script
+
 __all__ = [
     "MediaDepsError",
     "PulseServer",
@@ -116,20 +118,7 @@ def ensure_installed() -> None:
             f"media test dependencies are missing ({', '.join(missing)}) and this run is "
             f"not root, so it cannot install them. Run as root: sudo {INSTALL_SCRIPT}"
         )
-    result = subprocess.run(  # the project's own script
-        ["bash", str(INSTALL_SCRIPT)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0 or missing_pieces():
-        raise MediaDepsError(
-            f"{INSTALL_SCRIPT} failed (exit {result.returncode}; still missing: "
-            f"{', '.join(missing_pieces()) or 'nothing'})\n"
-            f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
-        )
+    run_install_script(INSTALL_SCRIPT, missing_pieces, MediaDepsError)
 
 
 def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
